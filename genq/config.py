@@ -1,0 +1,167 @@
+"""Typed config schemas, registered in Hydra's ConfigStore.
+
+Every group's YAML is merged onto one of these dataclasses, so a misspelt key or a value
+of the wrong type in a YAML file or a command-line override fails with Hydra's own clear
+message. Range checks that types cannot express (bit widths, sample counts) live in
+:func:`validate`, which runs before any model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from genq.errors import GenqError, check_choice
+
+BITS_RANGE = (2, 16)
+GRANULARITIES = ("per_tensor", "per_channel")
+OBSERVERS = ("minmax",)
+METHODS = ("fp", "ptq")
+FAMILIES = ("gan", "diffusion", "classifier")
+
+
+@dataclass
+class TrainConfig:
+    """How ``genq-train`` trains this model from scratch."""
+
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 2e-4
+    ema_decay: float = 0.0
+    seed: int = 0
+    log_every: int = 100
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    family: str = MISSING                       # gan | diffusion | classifier
+    # "embedded" = the weights shipped in the package; a folder written by genq-train;
+    # null = randomly initialised from ``arch`` (tiny smoke models, training from scratch).
+    weights: Optional[str] = "embedded"
+    arch: dict[str, Any] = field(default_factory=dict)   # constructor arguments
+    tiny: bool = False                          # merge ``tiny_arch`` into ``arch`` (smoke tests)
+    tiny_arch: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)  # diffusion training schedule
+    num_inference_steps: int = 50               # diffusion sampling (DDIM) steps
+    sample_batch_size: int = 256
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"
+    resolution: int = 16
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    reference_split: str = "train"              # real images that FID/KID compare against
+
+
+@dataclass
+class QuantConfig:
+    recipe: str = "fp32"                        # the config file's name, recorded as is
+    method: str = "fp"                          # fp | ptq
+    w_bits: Optional[int] = None                # null = weights stay FP
+    a_bits: Optional[int] = None                # null = activations stay FP
+    granularity: str = "per_channel"            # of weights; activations are per-tensor
+    w_symmetric: bool = True
+    a_symmetric: bool = False
+    observer: str = "minmax"
+    calib_samples: int = 64                     # noise samples whose FP forward passes calibrate
+    layers: list[str] = field(default_factory=lambda: ["Linear", "Conv2d", "ConvTranspose2d"])
+
+
+@dataclass
+class MetricsConfig:
+    name: str = "digits"
+    n_samples: int = 1000
+    feature_extractor: str = "digits_classifier"
+    kid_subset_size: int = 100
+    kid_subsets: int = 50
+    batch_size: int = 500
+
+
+@dataclass
+class BenchConfig:
+    name: str = "simulated"
+    backend: str = "fake-quant"                 # speed of the simulated model, labelled as such
+    batch_size: int = 32
+    warmup: int = 1
+    repeats: int = 5
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "wandb"                         # wandb | none
+    project: str = "genq"
+    mode: str = "offline"                       # offline | online | disabled
+    entity: Optional[str] = None
+
+
+@dataclass
+class Config:
+    model: ModelConfig = MISSING
+    data: DataConfig = MISSING
+    quant: QuantConfig = MISSING
+    metrics: MetricsConfig = MISSING
+    bench: BenchConfig = MISSING
+    logger: LoggerConfig = MISSING
+    experiment: str = "default"
+    seed: int = 0
+    device: str = "cpu"
+    sample_grid: int = 64                       # FP | quantized images saved side by side
+
+
+@dataclass
+class TrainAppConfig:
+    model: ModelConfig = MISSING
+    data: DataConfig = MISSING
+    out_dir: Optional[str] = None               # default: $GENQ_CACHE/models/<model.name>
+    device: str = "cpu"
+
+
+def register_configs() -> None:
+    """Register the schemas; the YAML files name them in their defaults lists."""
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(name="train_schema", node=TrainAppConfig)
+    for group, node in (("model", ModelConfig), ("data", DataConfig), ("quant", QuantConfig),
+                        ("metrics", MetricsConfig), ("bench", BenchConfig), ("logger", LoggerConfig)):
+        cs.store(group=group, name=f"{group}_schema", node=node)
+
+
+def _check_bits(key: str, bits: Optional[int]) -> None:
+    lo, hi = BITS_RANGE
+    if bits is not None and not lo <= bits <= hi:
+        raise GenqError(f"{key}={bits} is out of range; accepted: integers {lo} to {hi}, "
+                        "or null to keep that tensor in floating point.")
+
+
+def validate_quant(q: Any) -> None:
+    """Check a quant config before any calibration starts."""
+    check_choice("quant.method", q.method, METHODS)
+    _check_bits("quant.w_bits", q.w_bits)
+    _check_bits("quant.a_bits", q.a_bits)
+    check_choice("quant.granularity", q.granularity, GRANULARITIES)
+    check_choice("quant.observer", q.observer, OBSERVERS)
+    if q.method == "ptq" and q.w_bits is None and q.a_bits is None:
+        raise GenqError("quant.method='ptq' needs quant.w_bits or quant.a_bits; "
+                        "use quant=fp32 for the full-precision model.")
+    if q.calib_samples < 1:
+        raise GenqError(f"quant.calib_samples={q.calib_samples} must be at least 1.")
+
+
+def validate(cfg: Any) -> None:
+    """Range and choice checks that the schema types cannot express."""
+    check_choice("model.family", cfg.model.family, ("gan", "diffusion"))
+    validate_quant(cfg.quant)
+    if cfg.metrics.n_samples < 2:
+        raise GenqError(f"metrics.n_samples={cfg.metrics.n_samples} is too small; accepted: 2 or more.")
+    if cfg.model.num_inference_steps < 1:
+        raise GenqError(f"model.num_inference_steps={cfg.model.num_inference_steps} must be at least 1.")
+    check_choice("logger.name", cfg.logger.name, ("wandb", "none"))
+    check_choice("logger.mode", cfg.logger.mode, ("offline", "online", "disabled"))
+    check_choice("device", cfg.device, ("cpu", "cuda"))

@@ -1,0 +1,96 @@
+"""Build a model from its config: the shipped weights, a genq-train folder, or a fresh
+random initialisation. Classes are chosen from the fixed table below by the name stored in
+the checkpoint's config.json; nothing named in a config or checkpoint is imported or run.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genq.errors import GenqError
+from genq.models.base import GeneratorAdapter
+from genq.models.checkpoint import load_part, read_config, save_checkpoint
+from genq.models.classifier import DigitsClassifier
+from genq.models.diffusion import DiffusionAdapter
+from genq.models.gan import GANAdapter
+
+CHECKPOINT_CLASSES = ("DCGAN", "UNet2DModel", "DigitsClassifier")
+
+
+def embedded_weights_dir(name: str) -> Path:
+    """The folder of weights shipped inside the package for model ``name``."""
+    return Path(str(resources.files("genq") / "weights" / name))
+
+
+def cache_dir() -> Path:
+    """``$GENQ_CACHE`` (default ``~/.cache/genq``): models and statistics genq makes itself."""
+    return Path(os.environ.get("GENQ_CACHE", Path.home() / ".cache" / "genq"))
+
+
+def resolve_weights(name: str, weights: str | None) -> Path | None:
+    """Turn ``model.weights`` into a checkpoint folder (None: random initialisation)."""
+    if weights is None:
+        return None
+    folder = embedded_weights_dir(name) if weights == "embedded" else Path(weights).expanduser()
+    if not folder.is_dir():
+        where = "shipped with genq" if weights == "embedded" else "given as model.weights"
+        raise GenqError(f"weights folder {str(folder)!r} ({where}) does not exist; train it with "
+                        f"'genq-train model={name}' or set model.weights to a genq-train output folder.")
+    return folder
+
+
+def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int) -> GeneratorAdapter:
+    try:
+        if family == "gan":
+            return GANAdapter(ckpt["arch"])
+        return DiffusionAdapter(ckpt["arch"], ckpt.get("scheduler") or None, num_inference_steps)
+    except (TypeError, ValueError, KeyError) as err:
+        raise GenqError(f"model architecture {ckpt.get('arch')!r} is invalid ({err}).") from err
+
+
+def load_generator(model_cfg: Any) -> GeneratorAdapter:
+    """A generator adapter for ``model_cfg`` (a ModelConfig or anything with its fields)."""
+    family = model_cfg.family
+    if family not in ("gan", "diffusion"):
+        raise GenqError(f"model={model_cfg.name!r} is a {family}, not a generator; genq samples "
+                        "from generators: model=dcgan_digits or model=ddpm_digits.")
+    folder = resolve_weights(model_cfg.name, model_cfg.weights)
+    if folder is None:
+        arch = {**model_cfg.arch, **(model_cfg.tiny_arch if model_cfg.tiny else {})}
+        ckpt = {"arch": arch, "scheduler": dict(model_cfg.scheduler)}
+        torch.manual_seed(0)
+        return _adapter_from(ckpt, family, model_cfg.num_inference_steps)
+    ckpt = read_config(folder)
+    expected = "DCGAN" if family == "gan" else "UNet2DModel"
+    if ckpt.get("class") != expected:
+        raise GenqError(f"checkpoint {str(folder)!r} holds a {ckpt.get('class')!r}; "
+                        f"model={model_cfg.name!r} needs a {expected!r} checkpoint.")
+    adapter = _adapter_from(ckpt, family, model_cfg.num_inference_steps)
+    for part, module in adapter.checkpoint_parts().items():
+        load_part(folder, part, module)
+    return adapter
+
+
+def load_classifier(weights: str | None = "embedded", name: str = "digits_classifier",
+                    arch: dict[str, Any] | None = None) -> DigitsClassifier:
+    """The digits classifier (feature network of the offline metrics)."""
+    folder = resolve_weights(name, weights)
+    if folder is None:
+        torch.manual_seed(0)
+        return DigitsClassifier(**(arch or {})).eval()
+    ckpt = read_config(folder)
+    if ckpt.get("class") != "DigitsClassifier":
+        raise GenqError(f"checkpoint {str(folder)!r} holds a {ckpt.get('class')!r}, not a 'DigitsClassifier'.")
+    model = DigitsClassifier(**ckpt["arch"])
+    return load_part(folder, "classifier", model).eval()
+
+
+def save_classifier(model: DigitsClassifier, arch: dict[str, Any], folder: str | Path,
+                    extra: dict[str, Any] | None = None) -> Path:
+    config = {"class": "DigitsClassifier", "family": "classifier", "arch": dict(arch), **(extra or {})}
+    return save_checkpoint(folder, {"classifier": model}, config)

@@ -1,0 +1,53 @@
+"""How many quantization parameters a tensor gets: one (per-tensor), one per slice along
+an axis (per-channel), or one per contiguous group of ``group_size`` elements along an axis
+(per-group, as in GPTQ/AWQ-style weight quantization). Frozen so they can key caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from genq.errors import GenqError
+
+
+@dataclass(frozen=True)
+class PerTensor:
+    """One scale and zero point for the whole tensor."""
+
+
+@dataclass(frozen=True)
+class PerChannel:
+    """One scale and zero point per index along ``axis`` (weights: output channels, which
+    are axis 0 for Linear/Conv2d and axis 1 for ConvTranspose2d)."""
+
+    axis: int = 0
+
+
+@dataclass(frozen=True)
+class PerGroup:
+    """One scale and zero point per ``group_size`` consecutive elements along ``axis``,
+    separately for every index of the other axes."""
+
+    group_size: int
+    axis: int = 1
+
+
+Granularity = Union[PerTensor, PerChannel, PerGroup]
+GRANULARITY_NAMES = ("per_tensor", "per_channel", "per_group")
+
+
+def as_granularity(granularity: "str | Granularity", axis: int | None = None,
+                   group_size: int | None = None) -> Granularity:
+    """Accept a granularity object or its name ("per_tensor", "per_channel", "per_group")."""
+    if isinstance(granularity, (PerTensor, PerChannel, PerGroup)):
+        return granularity
+    if granularity == "per_tensor":
+        return PerTensor()
+    if granularity == "per_channel":
+        return PerChannel(0 if axis is None else axis)
+    if granularity == "per_group":
+        if group_size is None or group_size < 1:
+            raise GenqError(f"granularity='per_group' needs a positive group_size, got {group_size!r}.")
+        return PerGroup(group_size, 1 if axis is None else axis)
+    raise GenqError(f"granularity={granularity!r} is not supported; accepted: "
+                    f"{', '.join(GRANULARITY_NAMES)}.")

@@ -1,0 +1,45 @@
+"""Short terminal tables of result records: one run (FP next to quantized), or many."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROWS = (("FID (vs real)", "fid_fp", "fid"), ("KID (vs real)", "kid_fp", "kid"),
+        ("qFID (vs FP)", None, "qfid"), ("LPIPS vs FP", None, "lpips_vs_fp"),
+        ("PSNR vs FP [dB]", None, "psnr_vs_fp"))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def print_run_table(record: dict[str, Any]) -> None:
+    m, s, q = record["metrics"], record["speed"], record["quant"]
+    label = q["recipe"].upper() if q["method"] != "fp" else "FP32"
+    print(f"\n{record['model']} · {q['recipe']} ({q['method']}) · {m['n_samples']} samples · "
+          f"features: {m['feature_extractor']}")
+    print(f"  {'':18s} {'FP32':>12s} {label:>12s}")
+    for name, fp_key, q_key in ROWS:
+        print(f"  {name:18s} {_fmt(m.get(fp_key) if fp_key else None):>12s} {_fmt(m.get(q_key)):>12s}")
+    print(f"  {'ms / image':18s} {_fmt(s['latency_ms_per_image_fp']):>12s} "
+          f"{_fmt(s['latency_ms_per_image']):>12s}   ({s['backend']}, {s['device']})")
+    print(f"  {'model bytes':18s} {s['model_bytes_fp']:>12d} {s['model_bytes']:>12d}")
+
+
+def print_summary(records: list[dict[str, Any]]) -> None:
+    """One line per record: model, recipe, quality and latency."""
+    head = (f"{'model':14s} {'recipe':8s} {'FID fp':>8s} {'FID q':>8s} {'KID q':>9s} {'qFID':>8s} "
+            f"{'LPIPS':>7s} {'PSNR':>6s} {'ms/img fp':>9s} {'ms/img q':>9s}  backend")
+    print(head)
+    print("-" * len(head))
+    for r in records:
+        m, s = r["metrics"], r["speed"]
+        print(f"{r['model']:14s} {r['quant']['recipe']:8s} {_fmt(m.get('fid_fp')):>8s} "
+              f"{_fmt(m.get('fid')):>8s} {_fmt(m.get('kid'), 3):>9s} {_fmt(m.get('qfid')):>8s} "
+              f"{_fmt(m.get('lpips_vs_fp'), 3):>7s} {_fmt(m.get('psnr_vs_fp'), 3):>6s} "
+              f"{_fmt(s['latency_ms_per_image_fp'], 3):>9s} {_fmt(s['latency_ms_per_image'], 3):>9s}  "
+              f"{s['backend']}")

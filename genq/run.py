@@ -1,0 +1,137 @@
+"""``genq``: one experiment, config in, result record out (DESIGN.md section 1).
+
+    genq                                   # embedded default: digits DDPM, W8A8
+    genq model=dcgan_digits quant=fp32
+    genq -m model=dcgan_digits,ddpm_digits # a sweep
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from genq.config import register_configs, validate
+from genq.errors import GenqError
+
+register_configs()
+
+
+def _hydra_context() -> tuple[Path, str | None]:
+    """(run folder, sweep folder or None) of the current Hydra job."""
+    hc = HydraConfig.get()
+    sweep = hc.sweep.dir if hc.mode.name == "MULTIRUN" else None
+    return Path(hc.runtime.output_dir), sweep
+
+
+def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> dict[str, Any]:
+    """Run one experiment and write ``run_dir/result.json``; return the record."""
+    from genq.bench import device_name, model_bytes, packed_model_bytes, time_call
+    from genq.data import load_digits
+    from genq.metrics import load_feature_extractor
+    from genq.metrics.suite import score
+    from genq.models import load_generator
+    from genq.quant import quantize_
+    from genq.report.terminal import print_run_table
+    from genq.tracking import paired_grid, save_grid, write_json_atomic
+    from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION
+    from genq.tracking.env import environment
+    from genq.tracking.wandb_logger import make_logger
+
+    validate(cfg)
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    torch.manual_seed(cfg.seed)
+    m, q, mc, b = cfg.model, cfg.quant, cfg.metrics, cfg.bench
+
+    fp = load_generator(m)
+    extractor = load_feature_extractor(mc.feature_extractor)
+    real = load_digits(cfg.data.reference_split, cfg.data.resolution, cfg.data.test_fraction,
+                       cfg.data.split_seed).images
+    noise = fp.make_noise(mc.n_samples, cfg.seed)
+
+    quant_info: dict[str, Any] = {"recipe": q.recipe, "method": q.method, "w_bits": q.w_bits,
+                                  "a_bits": q.a_bits, "granularity": q.granularity if q.w_bits else None,
+                                  "w_symmetric": q.w_symmetric, "a_symmetric": q.a_symmetric,
+                                  "observer": q.observer if q.a_bits else None,
+                                  "calibration": None, "reconstruction": None}
+    qmodel, report = None, None
+    if q.method == "ptq":
+        qmodel = fp.clone()
+        calib_noise = fp.make_noise(q.calib_samples, cfg.seed + 1)   # disjoint from the eval noise
+        t0 = time.perf_counter()
+        calib = fp.calibration_inputs(calib_noise, m.sample_batch_size) if q.a_bits else None
+        report = quantize_(qmodel.network, q, calib=calib)
+        quant_info.update({
+            "calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if q.a_bits else None,
+            "calib_samples": q.calib_samples if q.a_bits else 0,
+            "calibration_s": round(time.perf_counter() - t0, 3),
+            "coverage": report.counts()})
+
+    fp_images = fp.sample(noise, m.sample_batch_size)
+    q_images = qmodel.sample(noise, m.sample_batch_size) if qmodel else None
+    metrics = score(extractor, real, fp_images, q_images, mc.kid_subset_size, mc.kid_subsets,
+                    mc.batch_size, cfg.seed)
+    if fp.family == "diffusion":
+        metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
+
+    bench_noise = noise[:b.batch_size]
+    t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
+    speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
+                             "latency_ms_per_image_fp": t_fp.ms_per_image,
+                             "latency_ms_per_image": t_fp.ms_per_image,
+                             "model_bytes_fp": model_bytes(fp.network),
+                             "model_bytes": model_bytes(fp.network),
+                             "timing": f"median of {b.repeats} repeats after {b.warmup} warm-up, "
+                                       f"batch {len(bench_noise)}, FP timed in the same process"}
+    if qmodel is not None:
+        t_q = time_call(lambda: qmodel.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup,
+                        b.repeats)
+        speed.update({"backend": b.backend, "latency_ms_per_image": t_q.ms_per_image,
+                      # A fake-quant timing is an overhead, never a speedup (DESIGN.md section 4).
+                      "simulated_overhead_vs_fp": t_q.median_s / t_fp.median_s,
+                      "model_bytes": packed_model_bytes(qmodel.network),
+                      "model_bytes_method": "quantized weights counted packed at w_bits (computed)"})
+
+    run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
+    record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,
+              "model": m.name, "data": cfg.data.name, "quant": quant_info, "metrics": metrics,
+              "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
+              "env": environment(), "seed": cfg.seed, "status": "ok",
+              "wall_s": round(time.perf_counter() - start, 2)}
+    write_json_atomic(run_dir / RESULT_FILE, record)
+
+    n_grid = min(cfg.sample_grid, len(fp_images))
+    grid_path = save_grid(paired_grid(fp_images[:n_grid], None if q_images is None else q_images[:n_grid]),
+                          run_dir / "samples.png")
+    logger = make_logger(cfg, run_dir, run_id, record["config"], group,
+                         [m.name, q.recipe, q.method, cfg.experiment])
+    try:
+        logger.log_record(record)
+        logger.log_image("samples/fp_vs_quantized", grid_path, "left: FP | right: quantized, same noise")
+        if report is not None:
+            logger.log_table("quant/coverage", report.rows())
+    finally:
+        logger.finish()
+    print_run_table(record)
+    return record
+
+
+@hydra.main(config_path="configs", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        run_dir, sweep = _hydra_context()
+        run_experiment(cfg, run_dir, group=sweep)
+    except GenqError as err:
+        print(f"genq: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

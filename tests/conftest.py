@@ -1,0 +1,33 @@
+"""Shared fixtures: composing the real Hydra config with small overrides, offline env."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GENQ_CACHE", str(tmp_path_factory.getbasetemp() / "genq-cache"))
+
+
+def compose(*overrides: str, config_name: str = "config"):
+    """The composed config genq would run with these command-line overrides."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    from genq.config import register_configs
+
+    register_configs()
+    with initialize_config_module("genq.configs", version_base="1.3"):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+@pytest.fixture
+def smoke_cfg():
+    return lambda *o: compose("experiment=smoke", "logger=none", *o)

@@ -1,0 +1,72 @@
+"""Every experiment config composes for every model; schema and range errors are clear."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from conftest import compose
+from genq.config import validate
+from genq.errors import GenqError
+
+
+def _group_options(group: str) -> list[str]:
+    folder = resources.files("genq") / "configs" / group
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+GENERATORS = ["dcgan_digits", "ddpm_digits"]
+
+
+@pytest.mark.parametrize("experiment", _group_options("experiment"))
+@pytest.mark.parametrize("model", GENERATORS)
+def test_every_experiment_composes_and_validates(experiment, model):
+    cfg = compose(f"experiment={experiment}", f"model={model}")
+    validate(cfg)
+    assert cfg.experiment == experiment
+    assert cfg.model.name == model
+
+
+@pytest.mark.parametrize("recipe", _group_options("quant"))
+def test_every_quant_recipe_composes_with_its_name(recipe):
+    cfg = compose(f"quant={recipe}")
+    validate(cfg)
+    assert cfg.quant.recipe == recipe
+
+
+def test_default_is_ddpm_w8a8():
+    cfg = compose()
+    assert (cfg.model.name, cfg.quant.recipe, cfg.quant.method) == ("ddpm_digits", "w8a8", "ptq")
+
+
+def test_typo_in_override_fails_in_hydra():
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)):
+        compose("quant.w_bitz=4")
+
+
+def test_wrong_type_in_override_fails_in_hydra():
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose("quant.w_bits=eight")
+
+
+def test_unknown_model_fails_in_hydra():
+    with pytest.raises(ConfigCompositionException, match="nope"):
+        compose("model=nope")
+
+
+@pytest.mark.parametrize("override, named", [("quant.w_bits=0", "quant.w_bits=0"),
+                                             ("quant.a_bits=99", "quant.a_bits=99"),
+                                             ("quant.w_bits=1", "quant.w_bits=1"),
+                                             ("quant.granularity=per_row", "per_row"),
+                                             ("quant.observer=magic", "magic"),
+                                             ("metrics.n_samples=1", "metrics.n_samples=1")])
+def test_range_errors_name_the_value_and_the_accepted_ones(override, named):
+    cfg = compose(override)
+    with pytest.raises(GenqError) as err:
+        validate(cfg)
+    message = str(err.value)
+    assert named in message and "accepted" in message
+    assert "\n" not in message
