@@ -79,7 +79,7 @@ class MetricsConfig:
     name: str = "digits"
     n_samples: int = 1000
     feature_extractor: str = "digits_classifier"
-    kid_subset_size: int = 100
+    kid_subset_size: int = 1000
     kid_subsets: int = 50
     batch_size: int = 500
 

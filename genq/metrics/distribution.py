@@ -6,6 +6,8 @@ compared."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
@@ -35,8 +37,10 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subset_size: int =
                       subsets: int = 50, seed: int = 0) -> tuple[float, float]:
     """KID (mean, std over random subsets) between two (N, D) feature sets."""
     subset_size = min(subset_size, real.shape[0], fake.shape[0])
-    metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets,
-                                     subset_size=subset_size)
+    with warnings.catch_warnings():   # "will save all features": intended, they are small
+        warnings.simplefilter("ignore", UserWarning)
+        metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets,
+                                         subset_size=subset_size)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     with torch.random.fork_rng():

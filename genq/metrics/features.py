@@ -13,7 +13,8 @@ EXTRACTORS = ("digits_classifier",)
 
 
 class ClassifierFeatures(nn.Module):
-    """Penultimate-layer features of a classifier; images in [-1, 1] in, (N, D) out."""
+    """Normalised penultimate-layer features of a classifier (``classifier.embedding``);
+    images in [-1, 1] in, (N, D) out."""
 
     def __init__(self, classifier: nn.Module, name: str) -> None:
         super().__init__()
@@ -23,7 +24,7 @@ class ClassifierFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier.features(images.float())
+        return self.classifier.embedding(images.float())
 
 
 def load_feature_extractor(name: str) -> ClassifierFeatures:

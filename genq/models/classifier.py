@@ -12,7 +12,10 @@ from torch import nn
 
 class DigitsClassifier(nn.Module):
     """(N, 1, R, R) in [-1, 1] -> logits (N, num_classes); ``features`` gives the
-    penultimate ``feature_dim`` vector, ``feature_maps`` the four conv activations."""
+    penultimate ``feature_dim`` vector, ``feature_maps`` the four conv activations, and
+    ``embedding`` the features divided by ``feature_scale`` (their RMS over the training
+    images, set after training) so that, like Inception's pool features, x.y/d is of order
+    one and KID's cubic kernel stays well conditioned."""
 
     def __init__(self, width: int = 32, feature_dim: int = 128, num_classes: int = 10,
                  channels: int = 1, resolution: int = 16) -> None:
@@ -30,6 +33,7 @@ class DigitsClassifier(nn.Module):
                                   nn.Linear(2 * width * (resolution // 4) ** 2, feature_dim), nn.ReLU())
         self.dropout = nn.Dropout(0.3)
         self.fc = nn.Linear(feature_dim, num_classes)
+        self.register_buffer("feature_scale", torch.ones(()))
 
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         maps = []
@@ -40,6 +44,18 @@ class DigitsClassifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.feature_maps(x)[-1])
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x) / self.feature_scale
+
+    @torch.no_grad()
+    def set_feature_scale(self, images: torch.Tensor) -> float:
+        """Set ``feature_scale`` to the RMS of the features of ``images``."""
+        was_training = self.training
+        self.eval()
+        self.feature_scale.fill_(self.features(images).pow(2).mean().sqrt().item())
+        self.train(was_training)
+        return float(self.feature_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.features(x)))

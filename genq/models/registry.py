@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
@@ -44,6 +45,11 @@ def resolve_weights(name: str, weights: str | None) -> Path | None:
     return folder
 
 
+def _plain(node: Any) -> dict[str, Any]:
+    """A plain dict (JSON-ready) from a config node or a dict."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
+
+
 def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int) -> GeneratorAdapter:
     try:
         if family == "gan":
@@ -61,8 +67,8 @@ def load_generator(model_cfg: Any) -> GeneratorAdapter:
                         "from generators: model=dcgan_digits or model=ddpm_digits.")
     folder = resolve_weights(model_cfg.name, model_cfg.weights)
     if folder is None:
-        arch = {**model_cfg.arch, **(model_cfg.tiny_arch if model_cfg.tiny else {})}
-        ckpt = {"arch": arch, "scheduler": dict(model_cfg.scheduler)}
+        arch = {**_plain(model_cfg.arch), **(_plain(model_cfg.tiny_arch) if model_cfg.tiny else {})}
+        ckpt = {"arch": arch, "scheduler": _plain(model_cfg.scheduler)}
         torch.manual_seed(0)
         return _adapter_from(ckpt, family, model_cfg.num_inference_steps)
     ckpt = read_config(folder)

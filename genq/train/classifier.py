@@ -45,5 +45,6 @@ def train_classifier(model: DigitsClassifier, train: DigitsSplit, test: DigitsSp
         bar.update()
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
     bar.close()
-    return {"final_loss": loss.item(), "test_accuracy": accuracy(model, test),
+    return {"final_loss": loss.item(), "feature_scale": model.set_feature_scale(train.images),
+            "test_accuracy": accuracy(model, test),
             "train_accuracy": accuracy(model, train)}

@@ -1,0 +1,74 @@
+"""Markdown and CSV tables of result records (one row per record), and a study folder
+made from a sweep: records and sample grids copied under ``records/``, tables beside them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from genq.tracking.record import find_records, read_record
+
+COLUMNS = (("model", lambda r: r["model"]), ("recipe", lambda r: r["quant"]["recipe"]),
+           ("method", lambda r: r["quant"]["method"]),
+           ("W", lambda r: r["quant"]["w_bits"] or "fp"), ("A", lambda r: r["quant"]["a_bits"] or "fp"),
+           ("FID", lambda r: r["metrics"].get("fid")), ("FID FP", lambda r: r["metrics"].get("fid_fp")),
+           ("KID", lambda r: r["metrics"].get("kid")), ("qFID", lambda r: r["metrics"].get("qfid")),
+           ("LPIPS vs FP", lambda r: r["metrics"].get("lpips_vs_fp")),
+           ("PSNR vs FP", lambda r: r["metrics"].get("psnr_vs_fp")),
+           ("n", lambda r: r["metrics"].get("n_samples")),
+           ("ms/img", lambda r: r["speed"].get("latency_ms_per_image")),
+           ("ms/img FP", lambda r: r["speed"].get("latency_ms_per_image_fp")),
+           ("backend", lambda r: r["speed"].get("backend")),
+           ("bytes", lambda r: r["speed"].get("model_bytes")))
+
+
+def rows(records: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[get(r) for _, get in COLUMNS] for r in records]
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    head = [name for name, _ in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows(records)]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(records: list[dict[str, Any]], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([name for name, _ in COLUMNS])
+        writer.writerows(rows(records))
+
+
+def collect(sweep_dirs: list[str], out: str | Path) -> list[dict[str, Any]]:
+    """Copy every record (and its samples.png) below ``sweep_dirs`` into ``out/records`` and
+    write ``out/table.md`` and ``out/table.csv``."""
+    out = Path(out)
+    records = []
+    for path in find_records(*sweep_dirs):
+        record = read_record(path)
+        dest = out / "records" / f"{record['model']}_{record['quant']['recipe']}"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / path.name)
+        if (path.parent / "samples.png").exists():
+            shutil.copy2(path.parent / "samples.png", dest / "samples.png")
+        records.append(record)
+    records.sort(key=lambda r: (r["model"], r["quant"]["method"] != "fp", r["quant"]["recipe"]))
+    (out / "table.md").write_text(markdown_table(records))
+    write_csv(records, out / "table.csv")
+    return records
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit("usage: python -m genq.report.tables SWEEP_DIR... OUT_DIR")
+    collect(sys.argv[1:-1], sys.argv[-1])
