@@ -17,8 +17,10 @@ from omegaconf import MISSING
 from genq.errors import GenqError, check_choice
 
 BITS_RANGE = (2, 16)
-GRANULARITIES = ("per_tensor", "per_channel")
-OBSERVERS = ("minmax",)
+GRANULARITIES = ("per_tensor", "per_channel", "per_group")
+A_GRANULARITIES = ("per_tensor", "per_token")
+OBSERVERS = ("minmax", "ema", "percentile", "mse")
+FIRST_LAST = ("quantize", "fp", "int8")
 METHODS = ("fp", "ptq")
 FAMILIES = ("gan", "diffusion", "classifier")
 
@@ -61,17 +63,42 @@ class DataConfig:
 
 
 @dataclass
+class LayerOverride:
+    """Mixed precision: layers whose name matches ``pattern`` (fnmatch glob) get these bits,
+    or stay in floating point with ``keep_fp``. Later overrides win over earlier ones."""
+
+    pattern: str = MISSING
+    w_bits: Optional[int] = None
+    a_bits: Optional[int] = None
+    keep_fp: bool = False
+
+
+@dataclass
 class QuantConfig:
     recipe: str = "fp32"                        # the config file's name, recorded as is
     method: str = "fp"                          # fp | ptq
     w_bits: Optional[int] = None                # null = weights stay FP
     a_bits: Optional[int] = None                # null = activations stay FP
-    granularity: str = "per_channel"            # of weights; activations are per-tensor
+    granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
+    group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True
     a_symmetric: bool = False
-    observer: str = "minmax"
+    a_dynamic: bool = False                     # true: activation scales computed per batch at run time
+    a_granularity: str = "per_tensor"           # dynamic activations: per_tensor | per_token
+    observer: str = "minmax"                    # static activations: minmax | ema | percentile | mse
+    w_observer: str = "minmax"                  # weights: minmax | mse | percentile
+    percentile: float = 99.99                   # percentile observer
+    ema_averaging: float = 0.01                 # ema observer: weight of each new batch
+    mse_grid: int = 100                         # mse observer: clipping candidates searched
     calib_samples: int = 64                     # noise samples whose FP forward passes calibrate
+    calib_batch_size: int = 64                  # samples per calibration batch
+    attn_bits: Optional[int] = None             # Q, K, V inputs of the attention matmuls (null: FP)
+    softmax_bits: Optional[int] = None          # softmax output feeding softmax.V (null: FP)
     layers: list[str] = field(default_factory=lambda: ["Linear", "Conv2d", "ConvTranspose2d"])
+    include: list[str] = field(default_factory=list)   # name globs; empty = every selected layer
+    exclude: list[str] = field(default_factory=list)   # name globs kept in FP
+    first_last: str = "quantize"                # first and last layer: quantize | fp | int8
+    overrides: list[LayerOverride] = field(default_factory=list)
 
 
 @dataclass
@@ -141,17 +168,38 @@ def _check_bits(key: str, bits: Optional[int]) -> None:
 
 
 def validate_quant(q: Any) -> None:
-    """Check a quant config before any calibration starts."""
+    """Check a quant config before any calibration starts (one sentence per problem)."""
     check_choice("quant.method", q.method, METHODS)
-    _check_bits("quant.w_bits", q.w_bits)
-    _check_bits("quant.a_bits", q.a_bits)
+    for key in ("w_bits", "a_bits", "attn_bits", "softmax_bits"):
+        _check_bits(f"quant.{key}", getattr(q, key, None))
     check_choice("quant.granularity", q.granularity, GRANULARITIES)
+    if q.granularity == "per_group" and (q.group_size is None or q.group_size < 1):
+        raise GenqError(f"quant.granularity=per_group needs quant.group_size, a positive number of "
+                        f"input channels per group; got quant.group_size={q.group_size}.")
+    check_choice("quant.a_granularity", q.a_granularity, A_GRANULARITIES)
+    if q.a_granularity == "per_token" and not q.a_dynamic:
+        raise GenqError("quant.a_granularity=per_token needs quant.a_dynamic=true; static "
+                        "activation scales are per_tensor.")
     check_choice("quant.observer", q.observer, OBSERVERS)
-    if q.method == "ptq" and q.w_bits is None and q.a_bits is None:
+    check_choice("quant.w_observer", q.w_observer, ("minmax", "mse", "percentile"))
+    if not 50.0 < q.percentile <= 100.0:
+        raise GenqError(f"quant.percentile={q.percentile} is out of range; accepted: (50, 100].")
+    if not 0.0 < q.ema_averaging <= 1.0:
+        raise GenqError(f"quant.ema_averaging={q.ema_averaging} is out of range; accepted: (0, 1].")
+    check_choice("quant.first_last", q.first_last, FIRST_LAST)
+    for i, o in enumerate(q.overrides):
+        _check_bits(f"quant.overrides[{i}].w_bits", o.w_bits)
+        _check_bits(f"quant.overrides[{i}].a_bits", o.a_bits)
+    quantizes = (q.w_bits, q.a_bits, q.attn_bits, q.softmax_bits)
+    if q.method == "ptq" and all(b is None for b in quantizes):
         raise GenqError("quant.method='ptq' needs quant.w_bits or quant.a_bits; "
                         "use quant=fp32 for the full-precision model.")
-    if q.calib_samples < 1:
-        raise GenqError(f"quant.calib_samples={q.calib_samples} must be at least 1.")
+    if q.method == "fp" and any(b is not None for b in quantizes):
+        raise GenqError("quant.method='fp' quantizes nothing, but bits are set; use a PTQ recipe "
+                        "(e.g. quant=w8a8) or set quant.method=ptq.")
+    if q.calib_samples < 1 or q.calib_batch_size < 1:
+        raise GenqError(f"quant.calib_samples={q.calib_samples} and quant.calib_batch_size="
+                        f"{q.calib_batch_size} must be at least 1.")
 
 
 def validate(cfg: Any) -> None:

@@ -30,6 +30,26 @@ def _hydra_context() -> tuple[Path, str | None]:
     return Path(hc.runtime.output_dir), sweep
 
 
+def describe_quant(q: DictConfig) -> dict[str, Any]:
+    """The record's ``quant`` section: the recipe's name and every setting that shaped it."""
+    fields = ("recipe", "method", "w_bits", "a_bits", "granularity", "group_size", "w_symmetric",
+              "a_symmetric", "a_granularity", "observer", "w_observer", "attn_bits", "softmax_bits",
+              "first_last")
+    info: dict[str, Any] = {k: q[k] for k in fields}
+    quantizes_acts = any(q[k] is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
+    info["activations"] = ("dynamic" if q.a_dynamic else "static") if quantizes_acts else "fp"
+    if q.w_bits is None:
+        info["granularity"] = info["group_size"] = info["w_observer"] = None
+    if info["activations"] != "static":
+        info["observer"] = None
+    if info["activations"] != "dynamic":
+        info["a_granularity"] = None
+    info["overrides"] = OmegaConf.to_container(q.overrides) or []
+    info.update({"include": list(q.include), "exclude": list(q.exclude), "calibration": None,
+                 "reconstruction": None})
+    return info
+
+
 def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
     from genq.bench import device_name, model_bytes, packed_model_bytes, time_call
@@ -56,21 +76,19 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
                        cfg.data.split_seed).images
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
-    quant_info: dict[str, Any] = {"recipe": q.recipe, "method": q.method, "w_bits": q.w_bits,
-                                  "a_bits": q.a_bits, "granularity": q.granularity if q.w_bits else None,
-                                  "w_symmetric": q.w_symmetric, "a_symmetric": q.a_symmetric,
-                                  "observer": q.observer if q.a_bits else None,
-                                  "calibration": None, "reconstruction": None}
+    quant_info = describe_quant(q)
     qmodel, report = None, None
     if q.method == "ptq":
         qmodel = fp.clone()
         calib_noise = fp.make_noise(q.calib_samples, cfg.seed + 1)   # disjoint from the eval noise
+        static = quant_info["activations"] == "static"
         t0 = time.perf_counter()
-        calib = fp.calibration_inputs(calib_noise, m.sample_batch_size) if q.a_bits else None
+        calib = fp.calibration_inputs(calib_noise, q.calib_batch_size) if static else None
         report = quantize_(qmodel.network, q, calib=calib)
         quant_info.update({
-            "calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if q.a_bits else None,
-            "calib_samples": q.calib_samples if q.a_bits else 0,
+            "calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if static else None,
+            "calib_samples": q.calib_samples if static else 0,
+            "calib_batches": len(calib) if static else 0,
             "calibration_s": round(time.perf_counter() - t0, 3),
             "coverage": report.counts()})
 
