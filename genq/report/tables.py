@@ -14,6 +14,8 @@ from genq.tracking.record import find_records, read_record
 COLUMNS = (("model", lambda r: r["model"]), ("recipe", lambda r: r["quant"]["recipe"]),
            ("method", lambda r: r["quant"]["method"]),
            ("W", lambda r: r["quant"]["w_bits"] or "fp"), ("A", lambda r: r["quant"]["a_bits"] or "fp"),
+           ("granularity", lambda r: r["quant"].get("granularity")),
+           ("observer", lambda r: r["quant"].get("observer")),
            ("FID", lambda r: r["metrics"].get("fid")), ("FID FP", lambda r: r["metrics"].get("fid_fp")),
            ("KID", lambda r: r["metrics"].get("kid")), ("qFID", lambda r: r["metrics"].get("qfid")),
            ("LPIPS vs FP", lambda r: r["metrics"].get("lpips_vs_fp")),
@@ -54,18 +56,25 @@ def collect(sweep_dirs: list[str], out: str | Path) -> list[dict[str, Any]]:
     write ``out/table.md`` and ``out/table.csv``."""
     out = Path(out)
     records = []
-    for path in find_records(*sweep_dirs):
-        record = read_record(path)
-        dest = out / "records" / f"{record['model']}_{record['quant']['recipe']}"
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest / path.name)
-        if (path.parent / "samples.png").exists():
-            shutil.copy2(path.parent / "samples.png", dest / "samples.png")
-        records.append(record)
-    records.sort(key=lambda r: (r["model"], r["quant"]["method"] != "fp", r["quant"]["recipe"]))
+    for root in sweep_dirs:
+        for path in find_records(root):
+            record = read_record(path)
+            dest = out / "records" / path.parent.relative_to(root)
+            records.append(record)
+            _copy_run(path, dest)
+    records.sort(key=lambda r: (r["model"], r["quant"]["method"] != "fp", r["quant"]["recipe"],
+                                str(r["quant"].get("granularity")), str(r["quant"].get("observer"))))
     (out / "table.md").write_text(markdown_table(records))
     write_csv(records, out / "table.csv")
     return records
+
+
+def _copy_run(path: Path, dest: Path) -> None:
+    """Copy a run's result.json and samples.png to ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, dest / path.name)
+    if (path.parent / "samples.png").exists():
+        shutil.copy2(path.parent / "samples.png", dest / "samples.png")
 
 
 if __name__ == "__main__":
