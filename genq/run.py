@@ -50,7 +50,8 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
     return info
 
 
-def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> dict[str, Any]:
+def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None,
+                   config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
     from genq.bench import device_name, model_bytes, packed_model_bytes, time_call
     from genq.data import load_digits
@@ -64,7 +65,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.tracking.env import environment
     from genq.tracking.wandb_logger import make_logger
 
+    from genq.tracking.resume import config_hash as hash_config
+
     validate(cfg)
+    config_hash = config_hash or hash_config(cfg)
     start = time.perf_counter()
     run_dir = Path(run_dir)
     torch.manual_seed(cfg.seed)
@@ -121,7 +125,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,
               "model": m.name, "data": cfg.data.name, "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
-              "env": environment(), "seed": cfg.seed, "status": "ok",
+              "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",
               "wall_s": round(time.perf_counter() - start, 2)}
     write_json_atomic(run_dir / RESULT_FILE, record)
 
@@ -143,12 +147,29 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 
 @hydra.main(config_path="configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    """One Hydra job. In a sweep (``-m``) a finished run for the same config is skipped and a
+    failing run is recorded (``status: failed``) while the sweep goes on; a single run that
+    fails prints one sentence (bad input) or raises (a bug), and writes nothing."""
+    from genq.tracking.resume import completed_record, config_hash, write_failure
+
+    run_dir, sweep = _hydra_context()
+    digest = config_hash(cfg)
+    if sweep is not None and completed_record(run_dir, digest) is not None:
+        print(f"genq: {run_dir} already holds the result of this config ({digest}); skipped.")
+        return
     try:
-        run_dir, sweep = _hydra_context()
-        run_experiment(cfg, run_dir, group=sweep)
+        run_experiment(cfg, run_dir, group=sweep, config_hash=digest)
     except GenqError as err:
         print(f"genq: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        if sweep is None:
+            sys.exit(2)
+        write_failure(run_dir, cfg, digest, err)
+    except Exception as err:  # noqa: BLE001 - a sweep records the failure and goes on
+        if sweep is None:
+            raise
+        write_failure(run_dir, cfg, digest, err)
+        print(f"genq: run {run_dir} failed ({type(err).__name__}: {err}); recorded, sweep goes on.",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,55 @@ if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python -m genq.report.figures RECORDS_DIR OUT_PNG")
     plot_quality_vs_bits([read_record(p) for p in find_records(sys.argv[1])], sys.argv[2])
+
+
+def plot_pareto(records: list[dict[str, Any]], out: str | Path, metric: str = "fid") -> Path:
+    """Quality (``metric``, lower is better) against per-image latency, one panel per model,
+    the Pareto front drawn; each point labelled with its recipe and timing backend."""
+    models = sorted({r["model"] for r in records})
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        pts = [(r["speed"]["latency_ms_per_image"], r["metrics"].get(metric), r["quant"]["recipe"],
+                r["speed"]["backend"]) for r in records
+               if r["model"] == model and r["metrics"].get(metric) is not None]
+        for backend in sorted({p[3] for p in pts}):
+            sel = [p for p in pts if p[3] == backend]
+            ax.scatter([p[0] for p in sel], [p[1] for p in sel], label=backend)
+        for x, y, recipe, _ in pts:
+            ax.annotate(recipe, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        front, best = [], float("inf")
+        for x, y, *_ in sorted(pts):
+            if y < best:
+                front.append((x, y))
+                best = y
+        if front:
+            ax.plot(*zip(*front), color="grey", lw=1, ls="--", label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel("ms / image (fake-quant timings are overheads, not speedups)", fontsize=7)
+        ax.set_ylabel(metric)
+        ax.set_title(model)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def sample_montage(grids: list[tuple[str, Path]], out: str | Path, columns: int = 3) -> Path | None:
+    """The runs' FP | quantized sample grids side by side, titled by run."""
+    if not grids:
+        return None
+    rows_n = (len(grids) + columns - 1) // columns
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.5 * columns, 2.6 * rows_n), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, path) in zip(axes.flat, grids):
+        ax.imshow(plt.imread(str(path)))
+        ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

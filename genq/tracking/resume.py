@@ -1,0 +1,54 @@
+"""Resumable sweeps: a run folder whose ``result.json`` was completed for the same resolved
+config (by hash) is skipped, so a sweep killed part-way and rerun with the same
+``hydra.sweep.dir`` computes only what is missing. A failed run leaves a record with
+``status: failed`` and its error, and is retried on the next rerun."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
+
+# Settings that change how a run is logged, not what it computes.
+_NOT_HASHED = ("logger",)
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A short, stable hash of the resolved config (minus logging settings)."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for key in _NOT_HASHED:
+        data.pop(key, None)
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def completed_record(run_dir: str | Path, digest: str) -> dict[str, Any] | None:
+    """The finished record in ``run_dir`` for a config with hash ``digest``, if any."""
+    path = Path(run_dir) / RESULT_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if record.get("status") == "ok" and record.get("config_hash") == digest:
+        return record
+    return None
+
+
+def write_failure(run_dir: str | Path, cfg: DictConfig, digest: str, err: BaseException) -> Path:
+    """Record a failed run (status, error type and message, the last traceback line)."""
+    tb = traceback.format_exception(type(err), err, err.__traceback__)
+    record = {"schema": SCHEMA_VERSION, "run_id": f"{cfg.model.name}-{cfg.quant.recipe}-{Path(run_dir).name}",
+              "status": "failed", "error_type": type(err).__name__, "error": str(err),
+              "where": tb[-2].strip() if len(tb) > 1 else "", "experiment": cfg.experiment,
+              "model": cfg.model.name, "data": cfg.data.name,
+              "quant": {"recipe": cfg.quant.recipe, "method": cfg.quant.method,
+                        "w_bits": cfg.quant.w_bits, "a_bits": cfg.quant.a_bits},
+              "config": OmegaConf.to_container(cfg, resolve=True), "config_hash": digest,
+              "seed": cfg.seed}
+    return write_json_atomic(Path(run_dir) / RESULT_FILE, record)
