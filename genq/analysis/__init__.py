@@ -1,0 +1,2 @@
+"""Degradation diagnostics: sensitivity, timestep ranges, error accumulation, latents,
+classifier vs generator."""
