@@ -47,10 +47,29 @@ class ModelConfig:
     arch: dict[str, Any] = field(default_factory=dict)   # constructor arguments
     tiny: bool = False                          # merge ``tiny_arch`` into ``arch`` (smoke tests)
     tiny_arch: dict[str, Any] = field(default_factory=dict)
-    scheduler: dict[str, Any] = field(default_factory=dict)  # diffusion training schedule
+    # diffusion training schedule; hub models: entries that override the pipeline's scheduler
+    # config (e.g. timestep_spacing: trailing)
+    scheduler: dict[str, Any] = field(default_factory=dict)
     num_inference_steps: int = 50               # diffusion sampling (DDIM) steps
-    sample_batch_size: int = 256
+    sample_batch_size: int = 256                # samples per sampling batch
     train: TrainConfig = field(default_factory=TrainConfig)
+    # --- pretrained models (model=hub_ddpm | hub_ldm | hub_sd | hub_gan); ``weights`` and
+    # ``tiny`` do not apply to them.
+    hub: Optional[str] = None                   # what repo_id holds: ddpm | ldm | sd | gan; null: a genq model
+    repo_id: Optional[str] = None               # Hugging Face Hub id (owner/name) or a local folder
+    revision: Optional[str] = None              # hub branch, tag or commit; null: main
+    variant: Optional[str] = None               # weight files variant, e.g. fp16 (*.fp16.safetensors)
+    dtype: str = "float32"                      # float32 | float16 | bfloat16: weights and compute
+    # component -> subfolder (unet, scheduler, vae, text_encoder, tokenizer); unset ones come
+    # from model_index.json or the standard names (vae or vqvae)
+    subfolders: dict[str, str] = field(default_factory=dict)
+    # VAE latents are decoded as vae.decode(z / latent_scale); null: the VAE config's
+    # scaling_factor (1.0 for a VQ VAE whose config sets none)
+    latent_scale: Optional[float] = None
+    guidance_scale: float = 7.5                 # text-to-image classifier-free guidance; <= 1: off
+    negative_prompt: str = ""                   # text-to-image: the unconditional prompt of guidance
+    # text-to-image prompts; noise sample i gets prompts[i % len]; data.prompts win when set
+    prompts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -59,7 +78,16 @@ class DataConfig:
     resolution: int = 16
     test_fraction: float = 0.2
     split_seed: int = 0
-    reference_split: str = "train"              # real images that FID/KID compare against
+    reference_split: str = "train"              # real images that FID/KID compare against: train | test | all
+    # cifar10 | mnist | image_folder: the folder holding the images (cifar10/mnist null:
+    # $GENQ_CACHE/datasets/<name>); image_folder reads every image below it, recursively
+    root: Optional[str] = None
+    download: bool = False                      # cifar10 | mnist: let torchvision download into root
+    max_images: Optional[int] = None            # a seeded random subset of the reference; null: all
+    # text-to-image: the prompts that condition the samples (win over model.prompts), plus
+    # one prompt per line of prompts_file
+    prompts: list[str] = field(default_factory=list)
+    prompts_file: Optional[str] = None
 
 
 @dataclass
@@ -103,12 +131,26 @@ class QuantConfig:
 
 @dataclass
 class MetricsConfig:
+    """Defaults are the offline digits metrics; ``metrics=standard`` is the papers' setup."""
+
     name: str = "digits"
     n_samples: int = 1000
-    feature_extractor: str = "digits_classifier"
+    feature_extractor: str = "digits_classifier"  # digits_classifier | inception (torch-fidelity)
+    implementation: str = "torchmetrics"         # FID/KID code: torchmetrics | torch_fidelity
     kid_subset_size: int = 1000
     kid_subsets: int = 50
     batch_size: int = 500
+    # null: $TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth
+    inception_weights: Optional[str] = None
+    lpips_net: str = "digits_classifier"         # digits_classifier (uniform weights) | alex | vgg | squeeze
+    lpips_weights: Optional[str] = None          # backbone file; null: the torch hub cache
+    lpips_resize: Optional[int] = None           # null: native, or 64 when too small for the net
+    compute_ssim: bool = True
+    compute_is: bool = False                     # Inception Score from the extractor's logits
+    is_splits: int = 10
+    compute_pr: bool = False                     # precision/recall, Kynkaanniemi et al. 2019
+    pr_k: int = 3
+    cache_reference: bool = True                 # real-image statistics under $GENQ_CACHE/stats
 
 
 @dataclass
@@ -206,8 +248,9 @@ def validate(cfg: Any) -> None:
     """Range and choice checks that the schema types cannot express."""
     check_choice("model.family", cfg.model.family, ("gan", "diffusion"))
     validate_quant(cfg.quant)
-    if cfg.metrics.n_samples < 2:
-        raise GenqError(f"metrics.n_samples={cfg.metrics.n_samples} is too small; accepted: 2 or more.")
+    from genq.metrics.checks import validate_metrics
+
+    validate_metrics(cfg.metrics)
     if cfg.model.num_inference_steps < 1:
         raise GenqError(f"model.num_inference_steps={cfg.model.num_inference_steps} must be at least 1.")
     check_choice("logger.name", cfg.logger.name, ("wandb", "none"))

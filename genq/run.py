@@ -54,9 +54,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
                    config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
     from genq.bench import device_name, model_bytes, packed_model_bytes, time_call
-    from genq.data import load_digits
-    from genq.metrics import load_feature_extractor
-    from genq.metrics.suite import score
+    from genq.data import check_data_config, describe_reference, load_prompts, load_reference
+    from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
     from genq.quant import quantize_
     from genq.report.terminal import print_run_table
@@ -68,16 +67,19 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.tracking.resume import config_hash as hash_config
 
     validate(cfg)
+    check_metric_weights(cfg.metrics)   # missing Inception/LPIPS weights fail here, before sampling
     config_hash = config_hash or hash_config(cfg)
     start = time.perf_counter()
     run_dir = Path(run_dir)
     torch.manual_seed(cfg.seed)
     m, q, mc, b = cfg.model, cfg.quant, cfg.metrics, cfg.bench
 
-    fp = load_generator(m)
-    extractor = load_feature_extractor(mc.feature_extractor)
-    real = load_digits(cfg.data.reference_split, cfg.data.resolution, cfg.data.test_fraction,
-                       cfg.data.split_seed).images
+    check_data_config(cfg.data)                       # names, ranges, folders: before any model loads
+    prompts = load_prompts(cfg.data)                  # text-to-image only ([] otherwise)
+    fp = load_generator(m, device=cfg.device, prompts=prompts or None)
+    channels, resolution = fp.image_shape[0], fp.image_shape[1]
+    real = load_reference(cfg.data, resolution, channels)
+    reference = describe_reference(cfg.data, resolution, channels)
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
     quant_info = describe_quant(q)
@@ -98,10 +100,12 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 
     fp_images = fp.sample(noise, m.sample_batch_size)
     q_images = qmodel.sample(noise, m.sample_batch_size) if qmodel else None
-    metrics = score(extractor, real, fp_images, q_images, mc.kid_subset_size, mc.kid_subsets,
-                    mc.batch_size, cfg.seed)
+    metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
+                        device=cfg.device)
     if fp.family == "diffusion":
         metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
+        if getattr(fp, "guidance_scale", None) is not None:
+            metrics["sampler"] += f", guidance {fp.guidance_scale}"
 
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
@@ -123,7 +127,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 
     run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,
-              "model": m.name, "data": cfg.data.name, "quant": quant_info, "metrics": metrics,
+              "model": m.name, "data": cfg.data.name, "reference": reference,
+              "model_source": getattr(fp, "source", None), "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
               "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",
               "wall_s": round(time.perf_counter() - start, 2)}

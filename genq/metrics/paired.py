@@ -35,3 +35,17 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Ten
     """Per-pair PSNR in dB (N,) for images in [-1, 1] (identical pairs give inf)."""
     return peak_signal_noise_ratio(a.float(), b.float(), data_range=data_range, reduction="none",
                                    dim=(1, 2, 3))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+    """Per-pair SSIM (Wang et al., 2004) (N,), torchmetrics with its standard settings
+    (11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03). Images in [-1, 1] are mapped to
+    [0, 1] with data_range 1 first: SSIM's luminance term is not shift invariant, so this
+    is the number the usual [0, 1] / [0, 255] convention gives. None for images smaller
+    than the window."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    if min(a.shape[-2:]) < 11:
+        return None
+    to01 = lambda x: ((x.float() + 1) / 2).clamp(0, 1)   # noqa: E731
+    return structural_similarity_index_measure(to01(a), to01(b), data_range=1.0, reduction="none")

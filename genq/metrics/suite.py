@@ -1,21 +1,24 @@
 """All the quality numbers of one run, from three image sets: real reference images, FP
 samples and quantized samples generated from the same noise bank.
 
-- fid / kid:      quantized samples vs real images (the evaluated model's quality)
-- fid_fp / kid_fp: FP samples vs real images, measured in the same run
-- qfid:           quantized vs FP samples (distribution shift caused by quantization)
-- lpips_vs_fp / psnr_vs_fp: paired distances of each quantized sample to its FP twin
+- fid / kid (+ is, precision, recall):  quantized samples vs real images (the evaluated model)
+- fid_fp / kid_fp (+ is_fp, ...):       FP samples vs real images, measured in the same run
+- qfid:                                 quantized vs FP samples (shift caused by quantization)
+- lpips_vs_fp / psnr_vs_fp / ssim_vs_fp: paired distances of each quantized sample to its FP twin
 
 When no quantized samples are given (method fp), the evaluated model is the FP one and the
-"vs FP" metrics are absent, not zero.
+"vs FP" metrics are absent, not zero. :func:`score_run` is the entry point (it reads the
+metrics config); :func:`score` is the older digits-only form, kept for callers of it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
 
+from genq.errors import GenqError
 from genq.metrics.distribution import fid_from_features, kid_from_features
 from genq.metrics.features import extract
 from genq.metrics.paired import feature_lpips, psnr
@@ -46,4 +49,151 @@ def score(extractor: torch.nn.Module, real: torch.Tensor, fp: torch.Tensor,
                 "lpips_net": f"{getattr(extractor, 'name', 'classifier')} (uniform layer weights)",
                 "n_samples": int(fp.shape[0]), "n_reference": int(real.shape[0]),
                 "kid_subset_size": min(kid_subset_size, int(real.shape[0]), int(fp.shape[0]))})
+    return out
+
+
+# --- score_run: every metric the metrics config asks for -------------------------------
+
+_NETWORKS: dict[tuple, torch.nn.Module] = {}
+
+
+def _cached(key: tuple, build) -> torch.nn.Module:
+    """Networks are built once per process (a sweep scores many runs with the same ones)."""
+    if key not in _NETWORKS:
+        _NETWORKS[key] = build()
+    return _NETWORKS[key]
+
+
+def _stamp(path) -> tuple:
+    st = path.stat()
+    return str(path), st.st_size, st.st_mtime_ns
+
+
+def load_metric_networks(metrics_cfg: Any, device: str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(feature extractor, LPIPS network) for ``metrics_cfg``; raises GenqError for missing weights."""
+    from genq.metrics.features import load_feature_extractor
+    from genq.metrics.lpips import LPIPS
+    from genq.metrics.weights import check_metric_weights
+
+    mc = metrics_cfg
+    paths = check_metric_weights(mc)
+    if mc.feature_extractor == "inception":
+        extractor = _cached(("inception", _stamp(paths["inception"]), device),
+                            lambda: load_feature_extractor("inception", paths["inception"]).to(device))
+    else:
+        extractor = _cached((mc.feature_extractor,), lambda: load_feature_extractor(mc.feature_extractor))
+    if mc.lpips_net == "digits_classifier":
+        lpips = extractor.classifier if mc.feature_extractor == "digits_classifier" else _cached(
+            ("digits_classifier",), lambda: load_feature_extractor("digits_classifier")).classifier
+    else:
+        lpips = _cached(("lpips", mc.lpips_net, _stamp(paths["lpips_backbone"]), device),
+                        lambda: LPIPS(mc.lpips_net, paths["lpips_backbone"]).to(device))
+        lpips.resize_to = mc.lpips_resize
+    return extractor, lpips
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return f"{package} {version(package)}"
+
+
+def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized: torch.Tensor | None,
+              seed: int = 0, data_key: Any = None, device: str = "cpu") -> dict[str, Any]:
+    """The ``metrics`` section of a result record. ``real`` are the reference images,
+    ``fp``/``quantized`` the samples from the same noise (all [-1, 1], (N, C, H, W));
+    ``data_key`` names the reference set (dataset, split, ...) for the statistics cache."""
+    from genq.metrics.checks import validate_metrics
+    from genq.metrics.distribution import fidelity_fid, fidelity_kid, fidelity_statistics, inception_score
+    from genq.metrics.features import extract_all
+    from genq.metrics.lpips import lpips_distance
+    from genq.metrics.paired import ssim
+    from genq.metrics.precision_recall import knn_radii, precision_recall
+    from genq.metrics.reference import reference_stats
+
+    mc = metrics_cfg
+    validate_metrics(mc)
+    n_ref, n = int(real.shape[0]), int(fp.shape[0])
+    if mc.compute_is and mc.is_splits > n:
+        raise GenqError(f"metrics.is_splits={mc.is_splits} is more than the {n} samples scored; "
+                        "accepted: at most one split per sample.")
+    if mc.compute_pr and mc.pr_k >= min(n, n_ref):
+        raise GenqError(f"metrics.pr_k={mc.pr_k} needs more than {mc.pr_k} samples in each set; "
+                        f"got {n} samples and {n_ref} reference images.")
+    start = time.perf_counter()
+    extractor, lpips = load_metric_networks(mc, device)
+    ref = reference_stats(extractor, real, data_key, mc.batch_size, mc.cache_reference)
+    fidelity = mc.implementation == "torch_fidelity"
+    kid_size = min(mc.kid_subset_size, n_ref, n)
+
+    def kid(real_feats: torch.Tensor, fake: torch.Tensor) -> tuple[float, float]:
+        impl = fidelity_kid if fidelity else kid_from_features
+        return impl(real_feats, fake, subset_size=mc.kid_subset_size, subsets=mc.kid_subsets, seed=seed)
+
+    pr_real = pr_radii = None
+    if mc.compute_pr:
+        pr_real = ref.features
+        if n_ref > n:   # equal set sizes, as in Kynkaanniemi et al.: a seeded subset of the real ones
+            pr_real = ref.features[torch.randperm(n_ref, generator=torch.Generator().manual_seed(seed))[:n]]
+        pr_radii = knn_radii(pr_real, mc.pr_k)
+
+    def per_set(images: torch.Tensor, suffix: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        emb = extract_all(extractor, images, mc.batch_size, logits=mc.compute_is)
+        if fidelity:
+            emb["stats"] = fidelity_statistics(emb["features"])
+            m: dict[str, Any] = {f"fid{suffix}": fidelity_fid(ref.fid_stats, emb["stats"], emb["features"])}
+        else:
+            m = {f"fid{suffix}": fid_from_features(ref.features, emb["features"])}
+        m[f"kid{suffix}"], m[f"kid{suffix}_std"] = kid(ref.features, emb["features"])
+        if mc.compute_is:
+            m[f"is{suffix}"], m[f"is{suffix}_std"] = inception_score(emb["logits"], mc.is_splits, seed)
+        if mc.compute_pr:
+            m[f"precision{suffix}"], m[f"recall{suffix}"] = precision_recall(
+                pr_real, emb["features"], mc.pr_k, real_radii=pr_radii)
+        return m, emb
+
+    out, emb_fp = per_set(fp, "_fp")
+    if quantized is None:
+        out.update({key[:-3] if key.endswith("_fp") else key.replace("_fp_", "_"): value
+                    for key, value in list(out.items())})
+    else:
+        m_q, emb_q = per_set(quantized, "")
+        out.update(m_q)
+        out["qfid"] = (fidelity_fid(emb_fp["stats"], emb_q["stats"], emb_q["features"]) if fidelity
+                       else fid_from_features(emb_fp["features"], emb_q["features"]))
+        if mc.lpips_net == "digits_classifier":
+            out["lpips_vs_fp"] = float(feature_lpips(lpips, quantized, fp, mc.batch_size).mean())
+        else:
+            out["lpips_vs_fp"] = float(lpips_distance(lpips, quantized, fp, mc.batch_size).mean())
+        per_image = psnr(quantized, fp)
+        finite = per_image[torch.isfinite(per_image)]
+        # Identical pairs have infinite PSNR; the mean is over the pairs that differ.
+        out["psnr_vs_fp"] = float(finite.mean()) if len(finite) else None
+        out["identical_to_fp"] = int((~torch.isfinite(per_image)).sum())
+        if mc.compute_ssim:
+            per_pair = ssim(quantized, fp)
+            if per_pair is not None:
+                out["ssim_vs_fp"] = float(per_pair.mean())
+
+    _, _, h, w = fp.shape
+    if mc.lpips_net == "digits_classifier":
+        lpips_name, lpips_resize = f"{mc.lpips_net} (uniform layer weights)", f"none (native {h}x{w})"
+    else:
+        lpips_name, lpips_resize = lpips.describe(h, w)
+    out.update({"feature_extractor": extractor.name, "lpips_net": lpips_name, "n_samples": n,
+                "n_reference": n_ref, "kid_subset_size": kid_size, "kid_subsets": mc.kid_subsets,
+                "resize": extractor.resize(h, w), "lpips_resize": lpips_resize,
+                "fid_kid_implementation": _version("torch-fidelity" if fidelity else "torchmetrics"),
+                "reference_stats": ref.source, "reference_key": ref.key})
+    if extractor.weights is not None:
+        out["feature_extractor_weights_sha256"] = extractor.weights["sha256"][:16]
+        out["feature_extractor_weights_standard"] = extractor.weights["standard"]
+    if getattr(lpips, "weights", None) is not None:
+        out["lpips_weights_sha256"] = lpips.weights["sha256"][:16]
+        out["lpips_weights_standard"] = lpips.weights["standard"]
+    if mc.compute_is:
+        out["is_splits"] = mc.is_splits
+    if mc.compute_pr:
+        out["pr_k"], out["pr_n_real"] = mc.pr_k, int(pr_real.shape[0])
+    out["scoring_s"] = round(time.perf_counter() - start, 3)
     return out

@@ -1,6 +1,8 @@
-"""Build a model from its config: the shipped weights, a genq-train folder, or a fresh
-random initialisation. Classes are chosen from the fixed table below by the name stored in
-the checkpoint's config.json; nothing named in a config or checkpoint is imported or run.
+"""Build a model from its config: the shipped weights, a genq-train folder, a fresh
+random initialisation, or (``model.hub`` set) a pretrained model from the Hugging Face Hub
+or a local folder (genq.models.hub_pipeline, genq.models.hub_gan). Classes are chosen from
+fixed tables by the name stored in the checkpoint's config.json; nothing named in a config
+or checkpoint is imported or run.
 """
 
 from __future__ import annotations
@@ -59,12 +61,48 @@ def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int) -
         raise GenqError(f"model architecture {ckpt.get('arch')!r} is invalid ({err}).") from err
 
 
-def load_generator(model_cfg: Any) -> GeneratorAdapter:
-    """A generator adapter for ``model_cfg`` (a ModelConfig or anything with its fields)."""
+def load_hub_generator(model_cfg: Any, device: str | None = None,
+                       prompts: list[str] | None = None) -> GeneratorAdapter:
+    """A pretrained generator from ``model.repo_id`` (hub id or local folder), as
+    ``model.hub`` says: ddpm | ldm | sd (diffusers pipelines) or gan (a DCGAN generator).
+    ``prompts`` (text-to-image: data.prompts) win over ``model.prompts`` when non-empty."""
+    from genq.models.hub import HUB_KINDS, torch_dtype
+    from genq.models.hub_gan import HubGANAdapter
+    from genq.models.hub_pipeline import load_pipeline
+
+    kind = model_cfg.hub
+    if kind not in HUB_KINDS:
+        raise GenqError(f"model.hub={kind!r} is not supported; accepted: {', '.join(HUB_KINDS)}.")
+    if not getattr(model_cfg, "repo_id", None):
+        raise GenqError(f"model={model_cfg.name} needs model.repo_id: a Hugging Face Hub id "
+                        "(owner/name) or a local folder.")
+    torch_dtype(model_cfg.dtype)   # a bad dtype fails before anything is fetched
+    expected = "gan" if kind == "gan" else "diffusion"
+    if model_cfg.family != expected:
+        raise GenqError(f"model.hub={kind} is a {expected} model, but model.family={model_cfg.family!r}; "
+                        f"accepted: model.family={expected}.")
+    if kind == "gan":
+        return HubGANAdapter.from_pretrained(model_cfg.repo_id, model_cfg.revision, model_cfg.dtype, device)
+    return load_pipeline(
+        model_cfg.repo_id, kind=kind, revision=model_cfg.revision, variant=model_cfg.variant,
+        dtype=model_cfg.dtype, device=device, subfolders=_plain(model_cfg.subfolders),
+        scheduler=_plain(model_cfg.scheduler), num_inference_steps=model_cfg.num_inference_steps,
+        latent_scale=model_cfg.latent_scale, prompts=list(prompts or model_cfg.prompts),
+        guidance_scale=model_cfg.guidance_scale, negative_prompt=model_cfg.negative_prompt)
+
+
+def load_generator(model_cfg: Any, device: str | None = None,
+                   prompts: list[str] | None = None) -> GeneratorAdapter:
+    """A generator adapter for ``model_cfg`` (a ModelConfig or anything with its fields).
+
+    Pretrained hub models (``model.hub`` set) are placed on ``device`` in ``model.dtype``;
+    genq's own models (shipped, genq-train or random) run on the CPU in float32."""
     family = model_cfg.family
     if family not in ("gan", "diffusion"):
         raise GenqError(f"model={model_cfg.name!r} is a {family}, not a generator; genq samples "
                         "from generators: model=dcgan_digits or model=ddpm_digits.")
+    if getattr(model_cfg, "hub", None):
+        return load_hub_generator(model_cfg, device, prompts)
     folder = resolve_weights(model_cfg.name, model_cfg.weights)
     if folder is None:
         arch = {**_plain(model_cfg.arch), **(_plain(model_cfg.tiny_arch) if model_cfg.tiny else {})}
