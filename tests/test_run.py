@@ -103,3 +103,10 @@ def test_cli_smoke_run_writes_record(tmp_path):
     record = json.loads((tmp_path / "run" / "result.json").read_text())
     assert record["experiment"] == "smoke"
     assert "FID (vs real)" in out.stdout
+
+
+def test_genq_train_refuses_hub_models(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "genq.train.cli", "model=hub_ddpm",
+                          f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert "genq-train trains the embedded models" in out.stderr and "Traceback" not in out.stderr

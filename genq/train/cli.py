@@ -37,6 +37,9 @@ def train_model(cfg: DictConfig) -> Path:
     from genq.train.gan import train_gan
 
     m, t = cfg.model, cfg.model.train
+    if m.get("hub"):
+        raise GenqError(f"model={m.name} is a pretrained hub model; genq-train trains the embedded "
+                        "models: dcgan_digits, ddpm_digits, digits_classifier.")
     out = Path(cfg.out_dir or cache_dir() / "models" / m.name).expanduser().resolve()
     data = dict(resolution=cfg.data.resolution, test_fraction=cfg.data.test_fraction,
                 split_seed=cfg.data.split_seed)
