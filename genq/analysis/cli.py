@@ -35,14 +35,14 @@ def write_rows(rows: list[dict[str, Any]], base: Path) -> None:
     """``base``.csv and ``base``.md from a list of flat dicts."""
     if not rows:
         return
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))   # union, in first-seen order
     with open(base.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, cols)
+        w = csv.DictWriter(f, cols, restval="")
         w.writeheader()
         w.writerows(rows)
 
     def cell(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        return f"{v:.4g}" if isinstance(v, float) else ("-" if v is None else str(v))
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
     base.with_suffix(".md").write_text("\n".join(lines) + "\n")
@@ -120,6 +120,26 @@ def analyze(models: list[str], recipes: list[str], out: Path, n_samples: int, le
     return summary
 
 
+def log_to_wandb(out: Path, summary: dict[str, Any], project: str = "genq", mode: str = "offline") -> Path:
+    """One wandb run (offline by default, under ``out``) holding every table and figure."""
+    import wandb
+
+    run = wandb.init(project=project, mode=mode, dir=str(out), job_type="analysis",
+                     name=f"analysis-{out.name}", config={"out": str(out)}, reinit="finish_previous")
+    try:
+        for path in sorted(out.glob("*.csv")):
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+            run.log({f"analysis/{path.stem}": wandb.Table(columns=rows[0], data=rows[1:])})
+        for path in sorted(out.glob("*.png")):
+            run.log({f"figures/{path.stem}": wandb.Image(str(path))})
+        for key, value in summary.items():
+            run.summary[f"analysis.{key}"] = value
+        return Path(run.dir)
+    finally:
+        run.finish()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="genq-analyze", description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["dcgan_digits", "ddpm_digits"])
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="sensitivity units (default: blocks for diffusion, layers for GANs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--wandb", choices=["offline", "online"], default=None,
+                   help="also log every table and figure to a wandb run (written under --out)")
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
     start = time.perf_counter()
@@ -137,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     except GenqError as err:
         print(f"genq-analyze: error: {err}", file=sys.stderr)
         return 2
+    if args.wandb:
+        log_to_wandb(args.out, summary, mode=args.wandb)
     print(json.dumps(summary, indent=2))
     print(f"genq-analyze: wrote {args.out} in {time.perf_counter() - start:.0f} s")
     return 0

@@ -88,3 +88,33 @@ def test_classifier_kept_is_one_for_a_lossless_recipe():
     assert out["agreement_with_fp"] > 0.9
     fp16 = compose("quant=w8a8", "quant.w_bits=16", "quant.a_bits=16").quant
     assert classifier_kept(clf, fp16, x, x, y)["quality_kept"] == 1.0
+
+
+def test_write_rows_takes_the_union_of_columns(tmp_path):
+    from genq.analysis.cli import write_rows
+
+    write_rows([{"model": "clf", "accuracy_q": 0.9}, {"model": "gan", "fid_q": 1.5}], tmp_path / "t")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == "model,accuracy_q,fid_q" and lines[2] == "gan,,1.5"
+    assert "| gan | - | 1.5 |" in (tmp_path / "t.md").read_text()
+
+
+def test_tables_and_figures_go_to_an_offline_wandb_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from genq.analysis.cli import log_to_wandb, write_rows
+    from genq.analysis.figures import kept_bars
+
+    rows = [{"model": "gan", "recipe": "w8a8", "quality_kept": 0.9}]
+    write_rows(rows, tmp_path / "classifier_vs_generator")
+    kept_bars(rows, "t", tmp_path / "classifier_vs_generator.png")
+    log_to_wandb(tmp_path, {"gan_w8a8/most_sensitive": "net.3"})
+    run_dir = next((tmp_path / "wandb").glob("offline-run-*"))
+    out = subprocess.run([str(Path(sys.executable).with_name("wandb")), "leet", "inspect", "--summary",
+                          "--json", str(run_dir)], capture_output=True, text=True, timeout=120)
+    summary = json.loads(out.stdout)["summary"]
+    assert summary["analysis.gan_w8a8/most_sensitive"] == "net.3"
+    assert "analysis/classifier_vs_generator" in summary and "figures/classifier_vs_generator" in summary
