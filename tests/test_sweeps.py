@@ -107,3 +107,16 @@ def test_launchers_compose(launcher, target):
     assert cfg.hydra.launcher._target_ == target
     if launcher == "slurm":
         assert cfg.hydra.launcher.gpus_per_node == 1
+
+
+def test_summary_and_study_tables_skip_failed_runs(tmp_path, smoke_cfg, capsys):
+    from genq.report.summary import main as summary_main
+    from genq.report.tables import collect
+
+    run_experiment(smoke_cfg("model=dcgan_digits"), tmp_path / "sweep" / "0")
+    (tmp_path / "sweep" / "1").mkdir()
+    (tmp_path / "sweep" / "1" / "result.json").write_text(json.dumps({"status": "failed", "error": "boom"}))
+    assert summary_main([str(tmp_path / "sweep")]) == 0
+    records = collect([str(tmp_path / "sweep")], tmp_path / "study")
+    assert len(records) == 1 and (tmp_path / "study" / "records" / "0" / "result.json").exists()
+    assert "boom" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from genq.tracking.record import find_records, read_record
 
 def main(argv: list[str] | None = None) -> int:
     roots = (argv if argv is not None else sys.argv[1:]) or ["outputs", "multirun"]
-    records = [read_record(p) for p in find_records(*roots)]
+    records = [r for r in map(read_record, find_records(*roots)) if r.get("status", "ok") == "ok"]
     if not records:
         print(f"no result.json under {' '.join(roots)}", file=sys.stderr)
         return 1

@@ -59,6 +59,9 @@ def collect(sweep_dirs: list[str], out: str | Path) -> list[dict[str, Any]]:
     for root in sweep_dirs:
         for path in find_records(root):
             record = read_record(path)
+            if record.get("status", "ok") != "ok":
+                print(f"skipped failed run {path.parent}: {record.get('error')}", file=sys.stderr)
+                continue
             dest = out / "records" / path.parent.relative_to(root)
             records.append(record)
             _copy_run(path, dest)
