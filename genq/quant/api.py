@@ -9,7 +9,6 @@ calibration forward pass runs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -229,7 +228,3 @@ def quantize_(model: nn.Module, config: Any = None, calib: Calibration = None) -
         model.train(was_training)
     return report
 
-
-def calibration_batches(n_samples: int, batch_size: int) -> int:
-    """Number of calibration batches for ``n_samples`` in batches of ``batch_size``."""
-    return math.ceil(n_samples / batch_size)

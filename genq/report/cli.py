@@ -10,28 +10,19 @@ from pathlib import Path
 
 from genq.report.figures import plot_pareto, plot_quality_vs_bits, sample_montage
 from genq.report.latex import latex_table
-from genq.report.tables import markdown_table, write_csv
-from genq.tracking.record import find_records, read_record
+from genq.report.tables import markdown_table, sort_key, write_csv
+from genq.tracking.record import finished_records
 
 
 def build_report(dirs: list[str], out: str | Path) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records, grids, failed = [], [], []
-    for path in find_records(*dirs):
-        record = read_record(path)
-        if record.get("status", "ok") != "ok":
-            failed.append((path, record.get("error", "")))
-            continue
-        records.append(record)
-        if (path.parent / "samples.png").exists():
-            grids.append((f"{record['model']} {record['quant']['recipe']} ({path.parent.name})",
-                          path.parent / "samples.png"))
-    for path, error in failed:
-        print(f"genq-report: skipped failed run {path.parent}: {error}", file=sys.stderr)
-    if not records:
+    finished = finished_records(*dirs)
+    if not finished:
         raise SystemExit(f"genq-report: no finished result.json under {' '.join(dirs)}")
-    records.sort(key=lambda r: (r["model"], r["quant"]["method"] != "fp", r["quant"]["recipe"]))
+    records = sorted((record for _, record in finished), key=sort_key)
+    grids = [(f"{r['model']} {r['quant']['recipe']} ({p.parent.name})", p.parent / "samples.png")
+             for p, r in finished if (p.parent / "samples.png").exists()]
     written = {"md": out / "table.md", "csv": out / "table.csv", "tex": out / "table.tex"}
     written["md"].write_text(markdown_table(records))
     write_csv(records, written["csv"])
@@ -41,7 +32,7 @@ def build_report(dirs: list[str], out: str | Path) -> dict[str, Path]:
     montage = sample_montage(grids, out / "samples_montage.png")
     if montage:
         written["montage"] = montage
-    print(f"genq-report: {len(records)} runs ({len(failed)} failed) -> {out}")
+    print(f"genq-report: {len(records)} finished runs -> {out}")
     return written
 
 

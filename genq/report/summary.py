@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 from genq.report.terminal import print_summary
-from genq.tracking.record import find_records, read_record
+from genq.tracking.record import finished_records
 
 
 def main(argv: list[str] | None = None) -> int:
     roots = (argv if argv is not None else sys.argv[1:]) or ["outputs", "multirun"]
-    records = [r for r in map(read_record, find_records(*roots)) if r.get("status", "ok") == "ok"]
+    records = [record for _, record in finished_records(*roots)]
     if not records:
         print(f"no result.json under {' '.join(roots)}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genq.tracking.record import find_records, read_record
+from genq.tracking.record import finished_records
 
 COLUMNS = (("model", lambda r: r["model"]), ("recipe", lambda r: r["quant"]["recipe"]),
            ("method", lambda r: r["quant"]["method"]),
@@ -25,6 +25,13 @@ COLUMNS = (("model", lambda r: r["model"]), ("recipe", lambda r: r["quant"]["rec
            ("ms/img FP", lambda r: r["speed"].get("latency_ms_per_image_fp")),
            ("backend", lambda r: r["speed"].get("backend")),
            ("bytes", lambda r: r["speed"].get("model_bytes")))
+
+
+def sort_key(record: dict[str, Any]) -> tuple:
+    """Tables list records by model, FP first, then recipe, granularity and observer."""
+    q = record["quant"]
+    return (record["model"], q["method"] != "fp", q["recipe"], str(q.get("granularity")),
+            str(q.get("observer")))
 
 
 def rows(records: list[dict[str, Any]]) -> list[list[Any]]:
@@ -57,16 +64,10 @@ def collect(sweep_dirs: list[str], out: str | Path) -> list[dict[str, Any]]:
     out = Path(out)
     records = []
     for root in sweep_dirs:
-        for path in find_records(root):
-            record = read_record(path)
-            if record.get("status", "ok") != "ok":
-                print(f"skipped failed run {path.parent}: {record.get('error')}", file=sys.stderr)
-                continue
-            dest = out / "records" / path.parent.relative_to(root)
+        for path, record in finished_records(root):
             records.append(record)
-            _copy_run(path, dest)
-    records.sort(key=lambda r: (r["model"], r["quant"]["method"] != "fp", r["quant"]["recipe"],
-                                str(r["quant"].get("granularity")), str(r["quant"].get("observer"))))
+            _copy_run(path, out / "records" / path.parent.relative_to(root))
+    records.sort(key=sort_key)
     (out / "table.md").write_text(markdown_table(records))
     write_csv(records, out / "table.csv")
     return records

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,16 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
 def find_records(*roots: str | os.PathLike) -> list[Path]:
     """Every result.json below ``roots``, sorted."""
     return sorted(p for root in roots for p in Path(root).rglob(RESULT_FILE))
+
+
+def finished_records(*roots: str | os.PathLike) -> list[tuple[Path, dict[str, Any]]]:
+    """(path, record) of every finished run below ``roots``; failed runs are named on
+    stderr and left out."""
+    out = []
+    for path in find_records(*roots):
+        record = read_record(path)
+        if record.get("status", "ok") == "ok":
+            out.append((path, record))
+        else:
+            print(f"skipped failed run {path.parent}: {record.get('error', '')}", file=sys.stderr)
+    return out
