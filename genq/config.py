@@ -14,6 +14,9 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from genq.config_bench import BenchConfig
+from genq.config_ptq import CalibrationConfig, ReconstructionConfig
+from genq.config_qat import QATConfig
 from genq.errors import GenqError, check_choice
 
 BITS_RANGE = (2, 16)
@@ -21,7 +24,7 @@ GRANULARITIES = ("per_tensor", "per_channel", "per_group")
 A_GRANULARITIES = ("per_tensor", "per_token")
 OBSERVERS = ("minmax", "ema", "percentile", "mse")
 FIRST_LAST = ("quantize", "fp", "int8")
-METHODS = ("fp", "ptq")
+METHODS = ("fp", "ptq", "qat")
 FAMILIES = ("gan", "diffusion", "classifier")
 
 
@@ -104,7 +107,7 @@ class LayerOverride:
 @dataclass
 class QuantConfig:
     recipe: str = "fp32"                        # the config file's name, recorded as is
-    method: str = "fp"                          # fp | ptq
+    method: str = "fp"                          # fp | ptq | qat
     w_bits: Optional[int] = None                # null = weights stay FP
     a_bits: Optional[int] = None                # null = activations stay FP
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
@@ -127,6 +130,9 @@ class QuantConfig:
     exclude: list[str] = field(default_factory=list)   # name globs kept in FP
     first_last: str = "quantize"                # first and last layer: quantize | fp | int8
     overrides: list[LayerOverride] = field(default_factory=list)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+    qat: QATConfig = field(default_factory=QATConfig)   # method=qat only
 
 
 @dataclass
@@ -151,15 +157,6 @@ class MetricsConfig:
     compute_pr: bool = False                     # precision/recall, Kynkaanniemi et al. 2019
     pr_k: int = 3
     cache_reference: bool = True                 # real-image statistics under $GENQ_CACHE/stats
-
-
-@dataclass
-class BenchConfig:
-    name: str = "simulated"
-    backend: str = "fake-quant"                 # speed of the simulated model, labelled as such
-    batch_size: int = 32
-    warmup: int = 1
-    repeats: int = 5
 
 
 @dataclass
@@ -233,8 +230,8 @@ def validate_quant(q: Any) -> None:
         _check_bits(f"quant.overrides[{i}].w_bits", o.w_bits)
         _check_bits(f"quant.overrides[{i}].a_bits", o.a_bits)
     quantizes = (q.w_bits, q.a_bits, q.attn_bits, q.softmax_bits)
-    if q.method == "ptq" and all(b is None for b in quantizes):
-        raise GenqError("quant.method='ptq' needs quant.w_bits or quant.a_bits; "
+    if q.method in ("ptq", "qat") and all(b is None for b in quantizes):
+        raise GenqError(f"quant.method={q.method!r} needs quant.w_bits or quant.a_bits; "
                         "use quant=fp32 for the full-precision model.")
     if q.method == "fp" and any(b is not None for b in quantizes):
         raise GenqError("quant.method='fp' quantizes nothing, but bits are set; use a PTQ recipe "

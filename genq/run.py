@@ -53,11 +53,11 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
 def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None,
                    config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
-    from genq.bench import device_name, model_bytes, packed_model_bytes, time_call
+    from genq.bench.speed import measure_speed
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
     from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
-    from genq.quant import quantize_
+    from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
     from genq.tracking import paired_grid, save_grid, write_json_atomic
     from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION
@@ -83,20 +83,11 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
     quant_info = describe_quant(q)
-    qmodel, report = None, None
-    if q.method == "ptq":
-        qmodel = fp.clone()
-        calib_noise = fp.make_noise(q.calib_samples, cfg.seed + 1)   # disjoint from the eval noise
-        static = quant_info["activations"] == "static"
-        t0 = time.perf_counter()
-        calib = fp.calibration_inputs(calib_noise, q.calib_batch_size) if static else None
-        report = quantize_(qmodel.network, q, calib=calib)
-        quant_info.update({
-            "calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if static else None,
-            "calib_samples": q.calib_samples if static else 0,
-            "calib_batches": len(calib) if static else 0,
-            "calibration_s": round(time.perf_counter() - t0, 3),
-            "coverage": report.counts()})
+    outcome = quantize_adapter(fp, q, cfg.seed, run_dir)
+    qmodel = outcome.model if outcome else None
+    report = outcome.report if outcome else None
+    if outcome:
+        quant_info.update(outcome.info)
 
     fp_images = fp.sample(noise, m.sample_batch_size)
     q_images = qmodel.sample(noise, m.sample_batch_size) if qmodel else None
@@ -107,23 +98,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
         if getattr(fp, "guidance_scale", None) is not None:
             metrics["sampler"] += f", guidance {fp.guidance_scale}"
 
-    bench_noise = noise[:b.batch_size]
-    t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
-    speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
-                             "latency_ms_per_image_fp": t_fp.ms_per_image,
-                             "latency_ms_per_image": t_fp.ms_per_image,
-                             "model_bytes_fp": model_bytes(fp.network),
-                             "model_bytes": model_bytes(fp.network),
-                             "timing": f"median of {b.repeats} repeats after {b.warmup} warm-up, "
-                                       f"batch {len(bench_noise)}, FP timed in the same process"}
-    if qmodel is not None:
-        t_q = time_call(lambda: qmodel.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup,
-                        b.repeats)
-        speed.update({"backend": b.backend, "latency_ms_per_image": t_q.ms_per_image,
-                      # A fake-quant timing is an overhead, never a speedup (DESIGN.md section 4).
-                      "simulated_overhead_vs_fp": t_q.median_s / t_fp.median_s,
-                      "model_bytes": packed_model_bytes(qmodel.network),
-                      "model_bytes_method": "quantized weights counted packed at w_bits (computed)"})
+    speed = measure_speed(fp, qmodel, b, noise, q)
 
     run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,

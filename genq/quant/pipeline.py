@@ -1,0 +1,36 @@
+"""From an FP adapter and a ``quant`` config to a quantized adapter, whatever the method:
+the one entry point ``run_experiment`` calls (PTQ in :mod:`genq.quant.ptq_pipeline`, QAT in
+:mod:`genq.qat.pipeline`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genq.models.base import GeneratorAdapter
+from genq.quant.report import QuantReport
+
+
+@dataclass
+class QuantOutcome:
+    """The quantized adapter, its coverage report and what the record's ``quant`` section
+    gains (calibration, reconstruction, timings, ...)."""
+
+    model: GeneratorAdapter
+    report: QuantReport
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
+                     run_dir: str | Path | None = None) -> QuantOutcome | None:
+    """Quantize a clone of ``fp`` as ``q.method`` says (None for ``fp``); ``fp`` is untouched."""
+    if q.method == "fp":
+        return None
+    if q.method == "ptq":
+        from genq.quant.ptq_pipeline import run_ptq
+
+        return run_ptq(fp, q, seed)
+    from genq.qat.pipeline import run_qat
+
+    return run_qat(fp, q, seed, run_dir)
