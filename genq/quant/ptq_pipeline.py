@@ -1,13 +1,22 @@
 """Post-training quantization of an adapter: draw calibration inputs from the FP model,
-swap and calibrate the layers (:func:`genq.quant.quantize_`)."""
+swap and calibrate the layers (:func:`genq.quant.quantize_`), then optionally reconstruct
+the weight rounding (AdaRound / BRECQ) and, for GANs, correct biases and BatchNorm
+statistics. ``docs/ptq_methods.md`` describes the methods and their knobs."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import torch
+from torch import nn
+
+from genq.config_ptq import validate_ptq
+from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
-from genq.quant.api import quantize_
+from genq.quant.api import _run_calibration, quantize_
+from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration
+from genq.quant.calibration.data import num_train_timesteps
 from genq.quant.pipeline import QuantOutcome
 
 
@@ -15,16 +24,96 @@ def quantizes_activations_statically(q: Any) -> bool:
     return not q.a_dynamic and any(getattr(q, k) is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
 
 
+def check_ptq_methods(fp: GeneratorAdapter, q: Any) -> None:
+    """Method/model mismatches, before any forward pass."""
+    validate_ptq(q)
+    c, r = q.calibration, q.reconstruction
+    diffusion = fp.family == "diffusion"
+    if c.timestep_buckets and not diffusion:
+        raise GenqError(f"quant.calibration.timestep_buckets={c.timestep_buckets} needs a diffusion "
+                        f"model; a {fp.family} has no timestep: accepted: 0.")
+    if c.timestep_buckets and not quantizes_activations_statically(q):
+        raise GenqError(f"quant.calibration.timestep_buckets={c.timestep_buckets} calibrates static "
+                        "activation scales; this recipe has none (a_bits null or a_dynamic=true): "
+                        "accepted: 0.")
+    if c.shortcut_split and not diffusion:
+        raise GenqError(f"quant.calibration.shortcut_split=true splits a UNet's concatenated skip "
+                        f"inputs; a {fp.family} has none: accepted: false.")
+    if (r.bias_correction or r.bn_reestimate) and diffusion:
+        raise GenqError("quant.reconstruction.bias_correction / bn_reestimate are the GAN "
+                        "corrections (the DCGAN's BatchNorm); accepted: false for diffusion models.")
+
+
+def build_calibration(fp: GeneratorAdapter, q: Any, seed: int) -> CalibrationSet:
+    noise = fp.make_noise(q.calib_samples, seed + 1)   # disjoint from the eval noise
+    if fp.family == "diffusion":
+        return diffusion_calibration(fp, noise, q.calib_batch_size, q.calibration)
+    return gan_calibration(fp, noise, q.calib_batch_size, q.calibration)
+
+
+def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: CalibrationSet,
+                  layout: dict[str, Any]) -> None:
+    """Shortcut splitting and per-timestep quantizers, on the swapped layers, before data flows."""
+    from genq.quant.shortcut import apply_shortcut_split, find_concat_splits
+
+    c = q.calibration
+    if c.shortcut_split:
+        example = tuple(v[:1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v
+                        for v in calib.batches[0])
+        splits = find_concat_splits(fp.network, example)
+        if not splits:
+            raise GenqError("quant.calibration.shortcut_split=true but the network has no up block "
+                            "that concatenates skip connections; accepted: false for this model.")
+        layout["shortcut_split"] = apply_shortcut_split(network, splits)
+    if c.timestep_buckets:
+        from genq.quant.timestep_quant import install_timestep_context, use_timestep_quantizers
+
+        T = num_train_timesteps(fp, [int(b[1].flatten()[0]) for b in calib.batches])
+        ctx = install_timestep_context(network, T, c.timestep_buckets)
+        layout["timestep_quantizers"] = use_timestep_quantizers(network, ctx)
+
+
 def run_ptq(fp: GeneratorAdapter, q: Any, seed: int) -> QuantOutcome:
-    qmodel = fp.clone()
-    calib_noise = fp.make_noise(q.calib_samples, seed + 1)   # disjoint from the eval noise
+    check_ptq_methods(fp, q)
+    r = q.reconstruction
     static = quantizes_activations_statically(q)
+    needs_data = static or r.method != "none" or r.bias_correction or r.bn_reestimate
+    needs_data = needs_data or q.calibration.shortcut_split
+    qmodel = fp.clone()
     t0 = time.perf_counter()
-    calib = fp.calibration_inputs(calib_noise, q.calib_batch_size) if static else None
-    report = quantize_(qmodel.network, q, calib=calib)
-    info = {"calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if static else None,
-            "calib_samples": q.calib_samples if static else 0,
-            "calib_batches": len(calib) if static else 0,
-            "calibration_s": round(time.perf_counter() - t0, 3),
-            "coverage": report.counts()}
+    calib = build_calibration(fp, q, seed) if needs_data else None
+    layout: dict[str, Any] = {}
+
+    def calibrate(network: nn.Module) -> None:
+        _apply_layout(fp, network, q, calib, layout)
+        _run_calibration(network, calib.batches)
+
+    report = quantize_(qmodel.network, q, calib=calibrate if static else None)
+    if not static and calib is not None and q.calibration.shortcut_split:
+        _apply_layout(fp, qmodel.network, q, calib, layout)     # weight slices only
+    calibration_s = time.perf_counter() - t0
+
+    info: dict[str, Any] = {"calibration": None, "reconstruction": None,
+                            "calib_samples": q.calib_samples if calib is not None else 0,
+                            "calib_batches": len(calib.batches) if calib is not None else 0,
+                            "calibration_s": round(calibration_s, 3)}
+    if calib is not None:
+        info["calibration"] = {**calib.description, "observer": q.observer if static else None,
+                               "shortcut_split": len(layout.get("shortcut_split", [])),
+                               "timestep_buckets": q.calibration.timestep_buckets}
+    recon: dict[str, Any] = {}
+    t1 = time.perf_counter()
+    if r.method != "none":
+        from genq.quant.reconstruction import reconstruct
+
+        recon.update(reconstruct(fp.network, qmodel.network, calib, r))
+    if r.bias_correction or r.bn_reestimate:
+        from genq.quant.gan_correction import correct_gan
+
+        recon.update(correct_gan(fp.network, qmodel.network, calib, r))
+    if recon:
+        info["reconstruction"] = recon
+        info["reconstruction_s"] = round(time.perf_counter() - t1, 3)
+    info["ptq_s"] = round(time.perf_counter() - t0, 3)
+    info["coverage"] = report.counts()
     return QuantOutcome(qmodel, report, info)
