@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
                    config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
     from genq.bench.speed import measure_speed
+    from genq.distributed import DataParallel
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
     from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
@@ -73,10 +75,13 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     run_dir = Path(run_dir)
     torch.manual_seed(cfg.seed)
     m, q, mc, b = cfg.model, cfg.quant, cfg.metrics, cfg.bench
+    dist = DataParallel(cpu=cfg.device == "cpu")      # >1 process under `accelerate launch`
+    device = str(dist.device) if dist.enabled and cfg.device == "cuda" else cfg.device
+    main_dir = Path(dist.broadcast_object(str(run_dir)))
 
     check_data_config(cfg.data)                       # names, ranges, folders: before any model loads
     prompts = load_prompts(cfg.data)                  # text-to-image only ([] otherwise)
-    fp = load_generator(m, device=cfg.device, prompts=prompts or None)
+    fp = load_generator(m, device=device, prompts=prompts or None)
     channels, resolution = fp.image_shape[0], fp.image_shape[1]
     real = load_reference(cfg.data, resolution, channels)
     reference = describe_reference(cfg.data, resolution, channels)
@@ -89,15 +94,21 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     if outcome:
         quant_info.update(outcome.info)
 
-    fp_images = fp.sample(noise, m.sample_batch_size)
-    q_images = qmodel.sample(noise, m.sample_batch_size) if qmodel else None
+    # Each process samples its shard of the noise bank; every process gets all the images.
+    fp_images = dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise)
+    q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise) if qmodel else None
     metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
-                        device=cfg.device)
+                        device=device, dist=dist)
     if fp.family == "diffusion":
         metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
         if getattr(fp, "guidance_scale", None) is not None:
             metrics["sampler"] += f", guidance {fp.guidance_scale}"
 
+    if not dist.is_main:      # the main process times, writes and logs; the others are done
+        dist.barrier()
+        if run_dir.resolve() != main_dir.resolve() and not (run_dir / RESULT_FILE).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)   # Hydra's folder of a second process
+        return {"status": "ok", "metrics": metrics, "rank": dist.rank}
     speed = measure_speed(fp, qmodel, b, noise, q)
 
     run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
@@ -106,6 +117,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
               "model_source": getattr(fp, "source", None), "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
               "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",
+              "processes": dist.world_size,
               "wall_s": round(time.perf_counter() - start, 2)}
     write_json_atomic(run_dir / RESULT_FILE, record)
 
@@ -122,6 +134,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     finally:
         logger.finish()
     print_run_table(record)
+    dist.barrier()
     return record
 
 

@@ -34,7 +34,9 @@ class _Precomputed(nn.Module):
 
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID between two (N, D) feature sets."""
-    metric = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]))
+    # sync_on_compute=False: under `accelerate launch` every process already holds all the
+    # gathered features; torchmetrics' default would gather them once more (doubled sets).
+    metric = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]), sync_on_compute=False)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     return float(metric.compute())
@@ -47,7 +49,7 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subset_size: int =
     with warnings.catch_warnings():   # "will save all features": intended, they are small
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets,
-                                         subset_size=subset_size)
+                                         subset_size=subset_size, sync_on_compute=False)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     with torch.random.fork_rng():

@@ -99,10 +99,13 @@ def _version(package: str) -> str:
 
 
 def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized: torch.Tensor | None,
-              seed: int = 0, data_key: Any = None, device: str = "cpu") -> dict[str, Any]:
+              seed: int = 0, data_key: Any = None, device: str = "cpu",
+              dist: Any = None) -> dict[str, Any]:
     """The ``metrics`` section of a result record. ``real`` are the reference images,
     ``fp``/``quantized`` the samples from the same noise (all [-1, 1], (N, C, H, W));
-    ``data_key`` names the reference set (dataset, split, ...) for the statistics cache."""
+    ``data_key`` names the reference set (dataset, split, ...) for the statistics cache.
+    ``dist`` (a :class:`genq.distributed.DataParallel`) shards feature extraction and the
+    paired distances across processes; every process returns the same numbers."""
     from genq.metrics.checks import validate_metrics
     from genq.metrics.distribution import fidelity_fid, fidelity_kid, fidelity_statistics, inception_score
     from genq.metrics.features import extract_all
@@ -121,6 +124,10 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         raise GenqError(f"metrics.pr_k={mc.pr_k} needs more than {mc.pr_k} samples in each set; "
                         f"got {n} samples and {n_ref} reference images.")
     start = time.perf_counter()
+    if dist is None:
+        from genq.distributed import DataParallel
+
+        dist = DataParallel()
     extractor, lpips = load_metric_networks(mc, device)
     ref = reference_stats(extractor, real, data_key, mc.batch_size, mc.cache_reference)
     fidelity = mc.implementation == "torch_fidelity"
@@ -138,7 +145,7 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         pr_radii = knn_radii(pr_real, mc.pr_k)
 
     def per_set(images: torch.Tensor, suffix: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        emb = extract_all(extractor, images, mc.batch_size, logits=mc.compute_is)
+        emb = dist.map(lambda x: extract_all(extractor, x, mc.batch_size, logits=mc.compute_is), images)
         if fidelity:
             emb["stats"] = fidelity_statistics(emb["features"])
             m: dict[str, Any] = {f"fid{suffix}": fidelity_fid(ref.fid_stats, emb["stats"], emb["features"])}
@@ -162,9 +169,10 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         out["qfid"] = (fidelity_fid(emb_fp["stats"], emb_q["stats"], emb_q["features"]) if fidelity
                        else fid_from_features(emb_fp["features"], emb_q["features"]))
         if mc.lpips_net == "digits_classifier":
-            out["lpips_vs_fp"] = float(feature_lpips(lpips, quantized, fp, mc.batch_size).mean())
+            pairs = dist.map(lambda a, b: feature_lpips(lpips, a, b, mc.batch_size), quantized, fp)
         else:
-            out["lpips_vs_fp"] = float(lpips_distance(lpips, quantized, fp, mc.batch_size).mean())
+            pairs = dist.map(lambda a, b: lpips_distance(lpips, a, b, mc.batch_size), quantized, fp)
+        out["lpips_vs_fp"] = float(pairs.mean())
         per_image = psnr(quantized, fp)
         finite = per_image[torch.isfinite(per_image)]
         # Identical pairs have infinite PSNR; the mean is over the pairs that differ.
