@@ -1,0 +1,61 @@
+"""`paper=` presets: each composes to a multirun over the right groups, and one runs end to
+end (on the smoke models) into a genq-report table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose as hydra_compose
+from hydra import initialize_config_module
+
+from genq.config import register_configs
+from genq.report.cli import build_report
+
+PRESETS = sorted(p.stem for p in (Path(__file__).parents[1] / "genq" / "configs" / "paper").glob("*.yaml"))
+
+
+def _compose_with_hydra(*overrides: str):
+    register_configs()
+    with initialize_config_module("genq.configs", version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_every_preset_is_a_multirun_whose_recipes_exist():
+    recipes = {p.stem for p in (Path(__file__).parents[1] / "genq" / "configs" / "quant").glob("*.yaml")}
+    models = {p.stem for p in (Path(__file__).parents[1] / "genq" / "configs" / "model").glob("*.yaml")}
+    assert {"digits_bits", "qdiffusion_cifar10"} <= set(PRESETS)
+    for name in PRESETS:
+        cfg = _compose_with_hydra(f"paper={name}")
+        assert cfg.experiment == name
+        assert cfg.hydra.mode.name == "MULTIRUN"
+        params = cfg.hydra.sweeper.params
+        assert set(params.quant.split(",")) <= recipes, name
+        if "model" in params:
+            assert set(params.model.split(",")) <= models, name
+
+
+def test_qdiffusion_preset_is_the_papers_setting():
+    cfg = _compose_with_hydra("paper=qdiffusion_cifar10")
+    assert (cfg.model.name, cfg.model.repo_id, cfg.model.num_inference_steps) == \
+        ("hub_ddpm", "google/ddpm-cifar10-32", 100)
+    assert (cfg.data.name, cfg.metrics.feature_extractor, cfg.metrics.n_samples) == ("cifar10", "inception", 50000)
+    assert cfg.metrics.implementation == "torch_fidelity"
+    assert {"w4a8", "w4a8_qdiffusion"} <= set(cfg.hydra.sweeper.params.quant.split(","))
+
+
+def test_digits_bits_preset_runs_into_a_table(tmp_path):
+    sweep = tmp_path / "sweep"
+    # The preset's own sweep, narrowed on the command line to the smoke DCGAN and two rows.
+    subprocess.run([sys.executable, "-m", "genq.run", "paper=digits_bits", "experiment=smoke",
+                    "model=dcgan_digits", "quant=fp32,w4a8", "logger=none", f"hydra.sweep.dir={sweep}"],
+                   check=True, cwd=tmp_path, capture_output=True)
+    records = [json.loads(p.read_text()) for p in sorted(sweep.rglob("result.json"))]
+    assert sorted(r["quant"]["recipe"] for r in records) == ["fp32", "w4a8"]
+    assert all(r["experiment"] == "digits_bits" and r["status"] == "ok" for r in records)
+    written = build_report([str(sweep)], tmp_path / "report")
+    table = written["md"].read_text()
+    assert "w4a8" in table and written["tex"].exists() and written["csv"].exists()
