@@ -98,6 +98,10 @@ def validate_ptq(q: Any) -> None:
         raise GenqError(f"quant.reconstruction.act_iters={r.act_iters} must be at least 1.")
     if not 0.0 <= r.warmup < 1.0:
         raise GenqError(f"quant.reconstruction.warmup={r.warmup} is out of range; accepted: [0, 1).")
+    if r.method != "none" and q.granularity == "per_group":
+        raise GenqError("quant.reconstruction.method=%r rounds per-tensor or per-channel weight grids; "
+                        "quant.granularity=per_group is not supported: accepted: per_tensor, "
+                        "per_channel." % r.method)
     if r.method != "none" and q.w_bits is None:
         raise GenqError(f"quant.reconstruction.method={r.method!r} reconstructs weight rounding but "
                         "quant.w_bits is null; accepted: method=none for activation-only recipes.")
