@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from genq.quant.granularity import PerChannel, PerGroup, PerTensor
-from genq.quant.primitives import _group_view
+from genq.quant.primitives import _group_view, fake_quantize
 from genq.quant.quantizer import FakeQuantizer
 
 
@@ -110,6 +110,9 @@ class LSQQuantizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode != "quant":
             return x
+        if not (torch.is_grad_enabled() and (x.requires_grad or self.scale.requires_grad)):
+            if self.offset is None or self.offset.numel() == 1:
+                return self._inference(x)
         g = self.gradient_scale(x)
         gran = self.granularity
         if isinstance(gran, PerGroup):
@@ -125,6 +128,21 @@ class LSQQuantizer(nn.Module):
             zp = None if zp is None else zp.view(shape)
             offset = None if offset is None else offset.view(shape)
         return lsq_quantize(x, scale, self.qmin, self.qmax, zp, offset, g)
+
+    @torch.no_grad()
+    def _inference(self, x: torch.Tensor) -> torch.Tensor:
+        """The same values without autograd bookkeeping, in place on one buffer (converted
+        models sample through this path)."""
+        gran = self.granularity
+        if self.offset is None:
+            axis = gran.axis if isinstance(gran, (PerGroup, PerChannel)) and self.scale.dim() == 1 else None
+            if isinstance(gran, PerGroup):
+                axis = gran.axis
+            return fake_quantize(x, self.scale, self.zero_point, self.qmin, self.qmax, axis=axis,
+                                 group_size=gran.group_size if isinstance(gran, PerGroup) else None)
+        y = x - self.offset          # LSQ+ offsets belong to per-tensor activation quantizers
+        y.mul_(1.0 / self.scale).round_().clamp_(self.qmin, self.qmax)
+        return y.mul_(self.scale).add_(self.offset)
 
     def describe(self) -> str:
         kind = "sym" if self.symmetric else "asym"

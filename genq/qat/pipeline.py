@@ -1,13 +1,214 @@
-"""QAT of an adapter: prepare (PTQ-initialised fake quantizers) -> train -> convert."""
+"""QAT of an adapter: prepare -> train -> convert, as torchao's QAT flow does.
+
+- prepare: PTQ on a clone (:func:`genq.quant.quantize_`, calibrated on the same FP-trajectory
+  inputs or latents PTQ uses), then every calibrated static fake quantizer becomes a learned
+  step size (LSQ / LSQ+, :mod:`genq.qat.lsq`); optionally a LoRA update per layer (:mod:`genq.qat.lora`).
+- train: distillation from the frozen FP teacher (:mod:`genq.qat.distill`) in the accelerate
+  loop (:mod:`genq.qat.loop`).
+- convert: LoRA merged, every parameter frozen (requires_grad False), the network back in
+  eval mode, so inference uses the cached fake-quantized weights like any PTQ model.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from genq.config_qat import validate_qat
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
+from genq.qat.distill import GANDistiller, TrajectoryDistiller
+from genq.qat.lora import add_lora, lora_parameters, merge_lora
+from genq.qat.loop import LoopResult, train
+from genq.qat.lsq import LSQQuantizer, make_learnable
+from genq.quant.api import quantize_
+from genq.quant.modules import QuantMixin
+from genq.quant.pipeline import QuantOutcome
+from genq.quant.ptq_pipeline import quantizes_activations_statically
 
 
-def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None = None):
-    raise GenqError("quant.method=qat is not implemented yet; accepted: fp, ptq.")
+def _plain(q: Any) -> dict[str, Any]:
+    if OmegaConf.is_config(q):
+        return OmegaConf.to_container(q, resolve=True)
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(q) if is_dataclass(q) else dict(q)
+
+
+def fingerprint(q: Any, seed: int) -> str:
+    """Hash of everything that shapes the training (a checkpoint resumes only its own config)."""
+    plain = _plain(q)
+    for key in ("resume", "progress", "log_every", "checkpoint_every", "keep_checkpoints", "eval_at"):
+        plain.get("qat", {}).pop(key, None)
+    text = json.dumps({"quant": plain, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def set_training(network: nn.Module, training: bool) -> None:
+    """Norm layers stay in eval mode (frozen statistics); quantized layers train, so that
+    they fake-quantize their weights with gradients instead of using the inference cache."""
+    network.eval()
+    for m in network.modules():
+        if isinstance(m, QuantMixin):
+            m.training = training
+
+
+def prepare(student: GeneratorAdapter, q: Any, calib: list[tuple] | None) -> dict[str, Any]:
+    """PTQ-initialise ``student.network`` and make its quantizers (and optionally LoRA) trainable."""
+    report = quantize_(student.network, q, calib=calib)
+    qat = q.qat
+    net = student.network
+    net.requires_grad_(False)
+    lora = add_lora(net, qat.lora_rank, qat.lora_alpha) if qat.lora_rank else []
+    learnable = make_learnable(net, learn_offset=qat.lsq_plus, use_grad_scale=qat.grad_scale)
+    if not learnable and not lora:
+        raise GenqError("quant.method=qat found no static quantizer to learn (dynamic activations "
+                        "and FP layers have no step size); accepted: a recipe with quant.w_bits or "
+                        "static quant.a_bits.")
+    return {"report": report, "learnable_quantizers": learnable, "lora_layers": len(lora)}
+
+
+def param_groups(net: nn.Module, qat: Any) -> list[dict[str, Any]]:
+    """Step sizes / offsets at ``scale_lr``; LoRA factors, or else the quantized layers'
+    weights and biases (``learn_weights``), at ``lr``."""
+    quant = [p for m in net.modules() if isinstance(m, LSQQuantizer) for p in m.parameters()]
+    if qat.lora_rank:
+        weights = lora_parameters(net)
+    elif qat.learn_weights:
+        weights = [p for m in net.modules() if isinstance(m, QuantMixin)
+                   for p in (m.weight, m.bias) if p is not None]
+    else:
+        weights = []
+    for p in quant + weights:
+        p.requires_grad_(True)
+    groups = [{"params": quant, "lr": qat.scale_lr, "weight_decay": 0.0}]
+    if weights:
+        groups.append({"params": weights, "lr": qat.lr})
+    return groups
+
+
+def convert(net: nn.Module) -> int:
+    """Merge LoRA, freeze everything, eval mode (the cached-weight inference path)."""
+    merged = merge_lora(net)
+    net.requires_grad_(False)
+    set_training(net, False)
+    return merged
+
+
+def _digits_real(fp: GeneratorAdapter) -> torch.Tensor:
+    from genq.data.digits import load_digits
+
+    c, r, _ = fp.image_shape
+    if c != 1:
+        raise GenqError(f"quant.qat.denoise_weight / adv_weight need the embedded digits (1 channel); "
+                        f"this model makes {c}-channel images; accepted: 0.")
+    return load_digits("train", resolution=r).images
+
+
+def make_distiller(fp: GeneratorAdapter, q: Any, train_inputs: list[tuple]):
+    qat = q.qat
+    if fp.family == "diffusion":
+        real = sched = None
+        if qat.denoise_weight:
+            if not hasattr(fp, "training_scheduler"):
+                raise GenqError("quant.qat.denoise_weight needs a genq diffusion model with a "
+                                "training schedule; accepted: 0 for this model.")
+            real, sched = _digits_real(fp), fp.training_scheduler()
+        return TrajectoryDistiller(fp.network, train_inputs, qat.batch_size, real, sched, qat.denoise_weight)
+    features = None
+    if qat.feature_weight:
+        from genq.models.registry import load_classifier
+
+        classifier = load_classifier("embedded")
+        c, r, _ = fp.image_shape
+        if (c, r) != (1, 16):
+            raise GenqError(f"quant.qat.feature_weight uses the digits classifier (1x16x16 images); "
+                            f"this model makes {c}x{r}x{r}; accepted: feature_weight=0.")
+        features = classifier
+    disc = getattr(fp, "discriminator", None) if qat.adv_weight else None
+    if qat.adv_weight and disc is None:
+        raise GenqError("quant.qat.adv_weight needs the model's trained discriminator, which this "
+                        "checkpoint does not hold; accepted: adv_weight=0.")
+    return GANDistiller(fp.network, train_inputs, qat.batch_size, features, qat.feature_weight,
+                        disc, qat.adv_weight)
+
+
+def _log_callbacks(out_dir: Path | None) -> list:
+    callbacks = []
+    if out_dir is not None:
+        log = out_dir / "log.jsonl"
+
+        def to_file(step: int, row: dict[str, Any]) -> None:
+            with log.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+        callbacks.append(to_file)
+    try:
+        import wandb
+    except ImportError:  # pragma: no cover - wandb is a dependency of genq
+        wandb = None
+    if wandb is not None and wandb.run is not None:   # a run the caller already started
+        callbacks.append(lambda step, row: wandb.run.log({f"qat/{k}": v for k, v in row.items()}))
+    return callbacks
+
+
+def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None = None) -> QuantOutcome:
+    """Quantize a clone of ``fp`` with LSQ QAT distilled from ``fp``; ``fp`` is untouched."""
+    qat = q.qat
+    validate_qat(qat, fp.family)
+    if run_dir is None and (qat.checkpoint_every or qat.eval_at):
+        raise GenqError("quant.qat.checkpoint_every / eval_at need a run folder to write into; "
+                        "accepted without one: checkpoint_every=0 and eval_at=[].")
+    out_dir = Path(run_dir) / "qat" if run_dir is not None else None
+    student = fp.clone()
+    static = quantizes_activations_statically(q)
+    t0 = time.perf_counter()
+    calib_noise = fp.make_noise(q.calib_samples, seed + 1)      # the same data PTQ calibrates on
+    calib = fp.calibration_inputs(calib_noise, q.calib_batch_size)
+    calibration_s = time.perf_counter() - t0
+    prepared = prepare(student, q, calib if static else None)
+    if qat.train_samples is None or qat.train_samples == q.calib_samples:
+        train_inputs, source = calib, "calibration noise"
+    else:
+        noise = fp.make_noise(qat.train_samples, seed + 2)
+        train_inputs, source = fp.calibration_inputs(noise, q.calib_batch_size), "own noise"
+    distiller = make_distiller(fp, q, train_inputs)
+    groups = param_groups(student.network, qat)
+    set_training(student.network, True)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    result: LoopResult = train(student.network, distiller, groups, qat, out_dir, seed,
+                               fingerprint(q, seed), _log_callbacks(out_dir))
+    convert(student.network)
+
+    from genq.bench import device_name
+
+    teacher = ("fp_trajectory_eps" if fp.family == "diffusion" else
+               "fp_outputs_pixel" + ("+features" if distiller.feature_weight else "")
+               + ("+adversarial" if distiller.adv_weight else ""))
+    if fp.family == "diffusion" and qat.denoise_weight:
+        teacher += f"+denoise(real digits, weight {qat.denoise_weight})"
+    n_params = sum(p.numel() for g in groups for p in g["params"])
+    info = {"calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if static else None,
+            "calib_samples": q.calib_samples if static else 0,
+            "calib_batches": len(calib) if static else 0,
+            "calibration_s": round(calibration_s, 3),
+            "coverage": prepared["report"].counts(),
+            "qat": {"steps": result.steps, "batch_size": qat.batch_size, "lr": qat.lr,
+                    "scale_lr": qat.scale_lr, "loss_first": result.history[0]["loss"] if result.history else None,
+                    "loss_final": result.loss_final, "train_s": round(result.train_s, 2),
+                    "train_device": f"{device_name()} (cores may be shared with other jobs)",
+                    "teacher": teacher, "train_inputs": f"{source}: {len(distiller.targets)} "
+                    + ("(x_t, t) pairs" if fp.family == "diffusion" else "latents"),
+                    "quantizer": "lsq+" if qat.lsq_plus else "lsq", "grad_scale": qat.grad_scale,
+                    "learn_weights": bool(qat.learn_weights and not qat.lora_rank),
+                    "lora_rank": qat.lora_rank, "learnable_quantizers": prepared["learnable_quantizers"],
+                    "trained_parameters": n_params, "resumed_from_step": result.resumed_from,
+                    "history": result.history}}
+    return QuantOutcome(student, prepared["report"], info)

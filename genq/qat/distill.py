@@ -1,0 +1,135 @@
+"""Distillation losses from the frozen FP teacher, one per generator family.
+
+- Diffusion, data-free (EfficientDM, He et al., 2024, arXiv:2310.03270): the training inputs
+  are the (x_t, t) pairs of the FP teacher's own DDIM trajectories (the inputs PTQ calibrates
+  on), the target is the teacher's noise prediction there: L = ||eps_q(x_t, t) - eps_fp(x_t, t)||^2.
+  Optionally plus the usual DDPM denoising loss on real images (Ho et al., 2020):
+  ||eps_q(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t) - eps||^2.
+- GAN: teacher and student get the same latents; pixel MSE plus a feature-space loss in the
+  digits classifier's conv activations and penultimate features (a perceptual loss in the
+  spirit of Johnson et al., 2016, with the domain classifier genq's metrics already use),
+  optionally plus the non-saturating adversarial loss (Goodfellow et al., 2014) against the
+  trained (frozen) discriminator.
+
+Teacher targets over the training pool are computed once, up front.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def output_tensor(out: Any) -> torch.Tensor:
+    """The tensor a network returned (diffusers' ``.sample``, a tuple's first item, or itself)."""
+    if hasattr(out, "sample"):
+        return out.sample
+    if isinstance(out, (tuple, list)):
+        return out[0]
+    return out
+
+
+def stack_inputs(batches: list[tuple]) -> list[Any]:
+    """Concatenate a list of positional-input tuples along the batch dimension (items that
+    are not batched tensors are taken from the first tuple)."""
+    n = [b[0].shape[0] for b in batches]
+    stacked = []
+    for i, first in enumerate(batches[0]):
+        batched = isinstance(first, torch.Tensor) and first.dim() > 0 and first.shape[0] == n[0]
+        stacked.append(torch.cat([b[i] for b in batches]) if batched else first)
+    return stacked
+
+
+def _take(inputs: list[Any], idx: torch.Tensor, n: int) -> list[Any]:
+    return [x[idx] if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == n else x
+            for x in inputs]
+
+
+class PoolDistiller:
+    """Draw ``batch_size`` inputs from a fixed pool; MSE to the teacher's output on them."""
+
+    def __init__(self, teacher: nn.Module, batches: list[tuple], batch_size: int,
+                 chunk: int = 256) -> None:
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.inputs = stack_inputs(batches)
+        self.n = self.inputs[0].shape[0]
+        self.batch_size = batch_size
+        with torch.no_grad():
+            self.targets = torch.cat([
+                output_tensor(self.teacher(*_take(self.inputs, torch.arange(i, min(i + chunk, self.n)), self.n)))
+                for i in range(0, self.n, chunk)])
+
+    def draw(self, generator: torch.Generator) -> tuple[list[Any], torch.Tensor]:
+        idx = torch.randint(self.n, (self.batch_size,), generator=generator)
+        return _take(self.inputs, idx, self.n), self.targets[idx]
+
+    def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs, target = self.draw(generator)
+        loss = F.mse_loss(output_tensor(student(*inputs)), target)
+        return loss, {"distill": float(loss.detach())}
+
+
+class TrajectoryDistiller(PoolDistiller):
+    """Diffusion: the pool is the teacher's sampling trajectories (x_t, t); optional denoising
+    loss on ``real`` images with the DDPM training schedule ``scheduler``."""
+
+    def __init__(self, teacher: nn.Module, trajectory: list[tuple], batch_size: int,
+                 real: torch.Tensor | None = None, scheduler: Any = None,
+                 denoise_weight: float = 0.0) -> None:
+        super().__init__(teacher, trajectory, batch_size)
+        self.real, self.scheduler, self.denoise_weight = real, scheduler, denoise_weight
+
+    def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, parts = super().__call__(student, generator)
+        if self.denoise_weight and self.real is not None:
+            idx = torch.randint(len(self.real), (self.batch_size,), generator=generator)
+            x0 = self.real[idx]
+            t = torch.randint(self.scheduler.config.num_train_timesteps, (self.batch_size,),
+                              generator=generator)
+            noise = torch.randn(x0.shape, generator=generator)
+            xt = self.scheduler.add_noise(x0, noise, t)
+            denoise = F.mse_loss(output_tensor(student(xt, t)), noise)
+            parts["denoise"] = float(denoise.detach())
+            loss = loss + self.denoise_weight * denoise
+        return loss, parts
+
+
+class GANDistiller(PoolDistiller):
+    """GAN: same latents for teacher and student; pixel + feature loss (+ adversarial)."""
+
+    def __init__(self, teacher: nn.Module, latents: list[tuple], batch_size: int,
+                 features: nn.Module | None = None, feature_weight: float = 0.0,
+                 discriminator: nn.Module | None = None, adv_weight: float = 0.0) -> None:
+        super().__init__(teacher, latents, batch_size)
+        self.features = None if features is None else features.eval().requires_grad_(False)
+        self.feature_weight = feature_weight if features is not None else 0.0
+        self.discriminator = None if discriminator is None else discriminator.eval().requires_grad_(False)
+        self.adv_weight = adv_weight if discriminator is not None else 0.0
+        if self.feature_weight:
+            with torch.no_grad():
+                self.target_features = [torch.cat(f) for f in zip(*[
+                    self._feature_list(t) for t in self.targets.split(256)])]
+
+    def _feature_list(self, images: torch.Tensor) -> list[torch.Tensor]:
+        maps = self.features.feature_maps(images)
+        return maps + [self.features.head(maps[-1])]
+
+    def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        idx = torch.randint(self.n, (self.batch_size,), generator=generator)
+        images = output_tensor(student(*_take(self.inputs, idx, self.n)))
+        pixel = F.mse_loss(images, self.targets[idx])
+        loss, parts = pixel, {"pixel": float(pixel.detach())}
+        if self.feature_weight:
+            feats = self._feature_list(images)
+            feat = sum(F.mse_loss(f, t[idx]) / t.pow(2).mean().clamp_min(1e-8)
+                       for f, t in zip(feats, self.target_features)) / len(feats)
+            parts["feature"] = float(feat.detach())
+            loss = loss + self.feature_weight * feat
+        if self.adv_weight:
+            adv = F.softplus(-self.discriminator(images)).mean()
+            parts["adversarial"] = float(adv.detach())
+            loss = loss + self.adv_weight * adv
+        return loss, parts
