@@ -253,3 +253,5 @@ def validate(cfg: Any) -> None:
     check_choice("logger.name", cfg.logger.name, ("wandb", "none"))
     check_choice("logger.mode", cfg.logger.mode, ("offline", "online", "disabled"))
     check_choice("device", cfg.device, ("cpu", "cuda"))
+    from genq.config_bench import check_bench  # noqa: E402 - bench backends (issue 5)
+    check_bench(cfg.bench)

@@ -1,17 +1,49 @@
 """Schema of the speed measurement (``bench=...``): which backend runs the timed model.
 
 Kept apart from :mod:`genq.config` so the kernel backends own their settings in one file.
+``bench=simulated`` times the fake-quant model (an overhead, labelled as such);
+``bench=cpu_int8 | cpu_bf16 | cuda_fp16 | cuda_bf16 | cuda_int8 | cuda_fp8`` time real
+low-precision kernels (genq.bench.backends) against FP baselines in the same process.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
+
+from genq.errors import GenqError, check_choice
+
+BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
 
 
 @dataclass
 class BenchConfig:
     name: str = "simulated"
-    backend: str = "fake-quant"                 # speed of the simulated model, labelled as such
+    backend: str = "fake-quant"                 # fake-quant | cpu_int8 | cpu_bf16 | cpu_fp16 | cuda_*
     batch_size: int = 32
     warmup: int = 1
     repeats: int = 5
+    compile: bool = True                        # real backends: torch.compile (Inductor, frozen weights)
+    compile_mode: Optional[str] = None          # torch.compile mode: null (default) | max-autotune | ...
+    mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
+    threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
+    # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference)
+    baselines: list[str] = field(default_factory=lambda: ["fp32_eager"])
+    agreement: bool = True                      # real vs simulated vs FP samples: LPIPS, max |diff|
+    kernel_profile: bool = True                 # count int8/float kernel calls of one forward
+
+
+def check_bench(b: "BenchConfig") -> None:
+    """Range and availability checks, before any model loads."""
+    from genq.bench.backends import BACKENDS, CUDA_BACKENDS, check_cuda
+
+    check_choice("bench.backend", b.backend, BACKENDS)
+    for name in b.baselines:
+        check_choice("bench.baselines entry", name, BASELINES)
+    if b.batch_size < 1 or b.repeats < 1 or b.warmup < 0:
+        raise GenqError(f"bench.batch_size={b.batch_size}, bench.repeats={b.repeats}, bench.warmup="
+                        f"{b.warmup}: batch_size and repeats must be >= 1, warmup >= 0.")
+    if b.threads is not None and b.threads < 1:
+        raise GenqError(f"bench.threads={b.threads} is not supported; accepted: null or >= 1.")
+    if b.backend in CUDA_BACKENDS:
+        check_cuda(b.backend)

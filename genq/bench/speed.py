@@ -1,7 +1,16 @@
-"""The record's ``speed`` section: FP and quantized sampling timed in the same process."""
+"""The record's ``speed`` section: FP and quantized sampling timed in the same process.
+
+``bench=simulated`` (backend ``fake-quant``) times the simulated model: an overhead, never a
+speedup (DESIGN.md section 4). A real backend (``bench=cpu_int8``, ``cpu_bf16``, ``cuda_*``)
+is timed round-robin with FP32 eager and the configured FP baselines, and the section adds
+the kernel-coverage table, kernel calls per forward, model bytes, peak memory, and the
+agreement of the real outputs with the simulated and FP ones.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import torch
@@ -14,6 +23,12 @@ from genq.models.base import GeneratorAdapter
 def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
+    if getattr(b, "backend", "fake-quant") != "fake-quant":
+        from genq.config_bench import check_bench
+
+        check_bench(b)
+        with _threads(getattr(b, "threads", None)):
+            return measure_real(fp, qmodel, b, noise)
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
     speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
@@ -31,4 +46,102 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                       "simulated_overhead_vs_fp": t_q.median_s / t_fp.median_s,
                       "model_bytes": packed_model_bytes(qmodel.network),
                       "model_bytes_method": "quantized weights counted packed at w_bits (computed)"})
+    return speed
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
+                 noise: torch.Tensor) -> dict[str, Any]:
+    """Time ``b.backend`` against FP32 eager and ``b.baselines``, interleaved, on one batch."""
+    from genq.bench.backends import CUDA_BACKENDS
+    from genq.bench.backends.agreement import agreement
+    from genq.bench.backends.coverage import as_dicts, kernel_counts, summarize
+    from genq.bench.backends.cpu_int8 import FLOAT_OPS, INT8_OPS
+    from genq.bench.backends.real import DETAIL, build_backend, build_baseline, variant_name
+    from genq.bench.backends.runner import PeakRSS, median, returns_sample_object, time_interleaved
+
+    backend = b.backend
+    bench_noise = noise[:b.batch_size]
+    n = len(bench_noise)
+    example_args = fp.calibration_inputs(bench_noise, n)[0]
+    wrap = returns_sample_object(fp.network, example_args)
+    main = variant_name(backend, b)
+    on_cuda = backend in CUDA_BACKENDS
+
+    variants = {}
+    if not on_cuda:
+        for name in dict.fromkeys(["fp32_eager", *b.baselines]):
+            if name != main:
+                variants[name] = build_baseline(name, fp, b, example_args, wrap)
+    variants[main] = build_backend(backend, fp, qmodel, b, example_args, wrap)
+    if on_cuda:   # the FP32 reference runs on the same GPU (a copy: fp stays on the CPU)
+        import copy
+
+        from genq.bench.backends.float_baselines import fp32_fn
+        from genq.bench.backends.real import Variant
+        from genq.bench.backends.runner import with_backend
+
+        fn = fp32_fn(copy.deepcopy(fp.network).cuda().eval())
+        variants = {"fp32_eager": Variant(with_backend(fp, fn, wrap, "cuda"), fn), main: variants[main]}
+
+    images, peak = {}, {}
+    with torch.inference_mode():
+        for name, v in variants.items():
+            if on_cuda:
+                torch.cuda.reset_peak_memory_stats()
+                images[name] = v.adapter.sample(bench_noise, n)
+                peak[name] = torch.cuda.max_memory_allocated()
+            else:
+                with PeakRSS() as rss:
+                    images[name] = v.adapter.sample(bench_noise, n)
+                peak[name] = rss.growth
+        if qmodel is not None:
+            images["simulated"] = qmodel.sample(bench_noise, n)
+
+    load_before = os.getloadavg()
+    times = time_interleaved({k: (lambda v=v: v.adapter.sample(bench_noise, n)) for k, v in variants.items()},
+                             b.warmup, b.repeats, torch.cuda.synchronize if on_cuda else None)
+    load_after = os.getloadavg()
+    ms = {k: 1000.0 * median(t) / n for k, t in times.items()}
+    fp_ms = ms["fp32_eager"]
+    v = variants[main]
+    speed: dict[str, Any] = {
+        "backend": backend, "backend_detail": DETAIL[backend], "variant": main,
+        "device": device_name(), "threads": torch.get_num_threads(),
+        "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
+        "latency_ms_per_image": ms[main], "latency_ms_per_image_fp": fp_ms,
+        "speedup_vs_fp": fp_ms / ms[main],
+        "latency_ms_per_image_by_backend": ms,
+        "speedup_vs_fp_by_backend": {k: fp_ms / x for k, x in ms.items()},
+        "throughput_images_per_s": 1000.0 / ms[main],
+        "repeats_s": times,
+        "peak_memory_bytes": peak,
+        "peak_memory_method": ("torch.cuda.max_memory_allocated during one sampling call" if on_cuda else
+                               "growth of the process RSS during the first sampling call (1 ms polling)"),
+        "model_bytes_fp": model_bytes(fp.network),
+        "model_bytes": v.model_bytes,
+        "model_bytes_method": "bytes of every tensor the deployed graph holds (int8 weights, scales, FP params)"
+                              if backend == "cpu_int8" else "FP32 weights (autocast casts at run time)",
+        "build_s": {k: round(x.build_s, 2) for k, x in variants.items()},
+        "coverage": summarize(v.coverage),
+        "coverage_table": as_dicts(v.coverage),
+        "notes": v.extra.get("notes", []),
+        "timing": f"{b.repeats} round-robin rounds over {list(variants)} after {b.warmup} warm-up call(s) "
+                  f"each, median; batch {n}; whole sampler ({getattr(fp, 'num_inference_steps', 1)} "
+                  f"network calls per image batch for diffusion); all in one process",
+    }
+    if b.kernel_profile and backend == "cpu_int8":
+        speed["kernel_calls_per_forward"] = kernel_counts(lambda: v.fn(*example_args), INT8_OPS, FLOAT_OPS)
+    if b.agreement:
+        speed["agreement"] = agreement(images, "fp32_eager", "simulated" if qmodel is not None else None)
     return speed

@@ -1,0 +1,77 @@
+"""CUDA backends: fp16/bf16 autocast, and int8/fp8 through torchao's ``quantize_``
+(int8: dynamic per-token activations x per-channel int8 weights, ``torch._int_mm``;
+fp8: dynamic float8 e4m3 activations and weights, ``torch._scaled_mm``, Micikevicius et al.
+2022, arXiv:2209.05433). torchao's configs cover Linear layers; every Conv2d and
+ConvTranspose2d stays in bf16 and is listed as a fallback in the coverage table.
+
+The int8/fp8 models use torchao's dynamic activation scales, not the simulated model's
+static ones; the record says so and the agreement numbers show the difference.
+A machine without a GPU gets a GenqError before any work (``check_cuda``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from genq.bench.backends.coverage import CoverageRow
+from genq.bench.backends.runner import forward_fn
+from genq.errors import GenqError
+
+CUDA_BACKENDS = ("cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
+
+
+def check_cuda(backend: str) -> None:
+    """Fail clearly where ``backend`` cannot run."""
+    if not torch.cuda.is_available():
+        raise GenqError(f"bench.backend={backend!r} needs a CUDA GPU, but torch.cuda.is_available() "
+                        f"is False on this machine (torch {torch.__version__}); use bench=cpu_int8 or "
+                        "bench=cpu_bf16 here.")
+    if backend == "cuda_fp8" and torch.cuda.get_device_capability() < (8, 9):
+        raise GenqError(f"bench.backend='cuda_fp8' needs compute capability >= 8.9 (Ada/Hopper); "
+                        f"{torch.cuda.get_device_name()} has {torch.cuda.get_device_capability()}.")
+
+
+def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
+               mode: str | None = None) -> dict[str, Any]:
+    """``fn`` (args on the GPU -> tensor) and the coverage rows of ``backend``."""
+    check_cuda(backend)
+    net = copy.deepcopy(fp_network).eval().cuda()
+    dtype = torch.float16 if backend == "cuda_fp16" else torch.bfloat16
+    rows: list[CoverageRow] = []
+    if backend in ("cuda_int8", "cuda_fp8"):
+        from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
+                                          Int8DynamicActivationInt8WeightConfig, quantize_)
+
+        net = net.to(torch.bfloat16)
+        config = (Int8DynamicActivationInt8WeightConfig() if backend == "cuda_int8"
+                  else Float8DynamicActivationFloat8WeightConfig())
+        quantize_(net, config)
+        low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic)"
+        for name, mod in net.named_modules():
+            if isinstance(mod, nn.Linear):
+                rows.append(CoverageRow(name, "Linear", low, "torchao quantize_"))
+            elif isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+                rows.append(CoverageRow(name, type(mod).__name__, "bf16 (fallback)",
+                                        "torchao's int8/fp8 configs quantize Linear layers only"))
+    else:
+        for name, mod in net.named_modules():
+            if isinstance(mod, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                rows.append(CoverageRow(name, type(mod).__name__, f"{dtype} (autocast)", "cuDNN/cuBLAS"))
+    if compile:
+        net = torch.compile(net, mode=mode)
+    fwd = forward_fn(net)
+
+    def fn(*args: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
+            return fwd(*args)
+
+    return {"fn": fn, "coverage": rows, "model_bytes": None}
+
+
+def cuda_sync() -> Callable[[], None]:
+    return torch.cuda.synchronize

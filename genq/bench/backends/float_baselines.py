@@ -1,0 +1,49 @@
+"""Floating-point baselines on the same machine: FP32 eager, FP32 ``torch.compile``
+(Inductor, frozen weights) and bf16/fp16 autocast (eager or compiled).
+
+The compiled FP32 row exists so that an int8 speedup is not mistaken for a compilation
+effect: int8 runs compiled, so it is compared with both eager and compiled FP32.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from genq.bench.backends.runner import forward_fn
+
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def compiled(network: nn.Module, mode: str | None = None) -> nn.Module:
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True     # weights become constants: prepacked oneDNN kernels
+    return torch.compile(copy.deepcopy(network).eval(), mode=mode)
+
+
+def fp32_fn(network: nn.Module, compile: bool = False, mode: str | None = None) -> Callable:
+    net = compiled(network, mode) if compile else network
+    fwd = forward_fn(net)
+
+    def fn(*args: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return fwd(*args)
+    return fn
+
+
+def autocast_fn(network: nn.Module, dtype: str = "bfloat16", device: str = "cpu",
+                compile: bool = False, mode: str | None = None) -> Callable:
+    """``network`` under ``torch.autocast(device, dtype)``: convs, linears and matmuls in
+    the low dtype, reductions (GroupNorm, softmax) kept in FP32 by autocast's op lists."""
+    net = compiled(network, mode) if compile else network
+    fwd = forward_fn(net)
+    dt = DTYPES[dtype]
+
+    def fn(*args: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), torch.autocast(device, dtype=dt):
+            return fwd(*args).float()
+    return fn

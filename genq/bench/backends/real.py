@@ -1,0 +1,121 @@
+"""Build the variants one real-backend measurement times: the FP32 eager reference, the
+configured FP baselines, and the backend itself (int8 from the simulated model, or an
+autocast/torchao model from the FP one), each as an adapter that samples like the FP one."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from genq.bench.backends.coverage import CoverageRow
+from genq.bench.backends.runner import forward_fn, with_backend
+from genq.errors import GenqError
+from genq.models.base import GeneratorAdapter
+
+DETAIL = {
+    "cpu_int8": "PT2E (torchao X86InductorQuantizer) with the simulated model's scales, oneDNN int8 kernels",
+    "cpu_bf16": "torch.autocast(cpu, bfloat16) of the FP model (oneDNN bf16)",
+    "cpu_fp16": "torch.autocast(cpu, float16) of the FP model",
+    "cuda_fp16": "torch.autocast(cuda, float16) of the FP model",
+    "cuda_bf16": "torch.autocast(cuda, bfloat16) of the FP model",
+    "cuda_int8": "torchao Int8DynamicActivationInt8WeightConfig on Linear layers, bf16 elsewhere",
+    "cuda_fp8": "torchao Float8DynamicActivationFloat8WeightConfig on Linear layers, bf16 elsewhere",
+}
+
+
+@dataclass
+class Variant:
+    adapter: GeneratorAdapter
+    fn: Any                                  # network args -> tensor
+    model_bytes: int | None = None
+    coverage: list[CoverageRow] = field(default_factory=list)
+    build_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def graph_bytes(gm: torch.nn.Module) -> int:
+    """Bytes of the tensors a converted graph reads (``get_attr``): int8 weights, their
+    scales, the FP parameters of unquantized ops. Leftover unused attributes do not count."""
+    seen: dict[int, torch.Tensor] = {}
+    for node in gm.graph.nodes:
+        if node.op == "get_attr":
+            obj = gm
+            for part in node.target.split("."):
+                obj = getattr(obj, part)
+            if isinstance(obj, torch.Tensor):
+                seen[id(obj)] = obj
+    return sum(t.numel() * t.element_size() for t in seen.values())
+
+
+def variant_name(backend: str, b: Any) -> str:
+    if backend == "cpu_int8":
+        return "int8+bf16" if b.mixed_bf16 else "int8"
+    if backend in ("cpu_bf16", "cpu_fp16"):
+        return backend[4:] + ("_compiled" if b.compile else "")
+    return backend
+
+
+def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
+                  example_args: tuple, wrap: bool) -> Variant:
+    from genq.bench.backends.coverage import float_rows, rows_from_plans
+    from genq.bench.backends.float_baselines import autocast_fn
+    from genq.bench.size import model_bytes
+
+    start = time.perf_counter()
+    if backend == "cpu_int8":
+        from genq.bench.backends.cpu_int8 import build_cpu_int8
+
+        if qmodel is None:
+            raise GenqError("bench=cpu_int8 runs a quantized model, but quant=fp32 gives none; pick a "
+                            "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
+        built = build_cpu_int8(qmodel.network, example_args, compile=b.compile, mixed_bf16=b.mixed_bf16,
+                               mode=b.compile_mode)
+        with torch.no_grad():
+            built["fn"](*example_args)        # compile now, so build_s holds the compile time
+        rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network, set())
+        return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
+                       rows, time.perf_counter() - start,
+                       {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
+    if backend in ("cpu_bf16", "cpu_fp16"):
+        dtype = "bfloat16" if backend == "cpu_bf16" else "float16"
+        fn = autocast_fn(fp.network, dtype, "cpu", compile=b.compile, mode=b.compile_mode)
+        with torch.no_grad():
+            fn(*example_args)
+        rows = [CoverageRow(n, type(m).__name__, f"{dtype} (autocast)", "oneDNN")
+                for n, m in fp.network.named_modules()
+                if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        return Variant(with_backend(fp, fn, wrap), fn, model_bytes(fp.network), rows,
+                       time.perf_counter() - start,
+                       {"notes": ["autocast keeps FP32 weights and casts them at run time; the model "
+                                  "runs the FP network, whatever the quant recipe"]})
+    from genq.bench.backends.cuda import build_cuda
+
+    built = build_cuda(backend, fp.network, compile=b.compile, mode=b.compile_mode)
+    cuda_args = tuple(a.cuda() for a in example_args)
+    with torch.no_grad():
+        built["fn"](*cuda_args)
+    return Variant(with_backend(fp, built["fn"], wrap, "cuda"), built["fn"], None, built["coverage"],
+                   time.perf_counter() - start,
+                   {"notes": ["torchao dynamic activation scales, not the simulated model's static ones"]})
+
+
+def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple, wrap: bool) -> Variant:
+    from genq.bench.backends.float_baselines import autocast_fn, fp32_fn
+
+    start = time.perf_counter()
+    if name == "fp32_eager":
+        fn = forward_fn(fp.network)
+        return Variant(fp, fn)
+    if name == "fp32_compiled":
+        fn = fp32_fn(fp.network, compile=True, mode=b.compile_mode)
+    elif name in ("bf16", "bf16_compiled"):
+        fn = autocast_fn(fp.network, "bfloat16", compile=name.endswith("compiled"), mode=b.compile_mode)
+    else:
+        fn = autocast_fn(fp.network, "float16")
+    with torch.no_grad():
+        fn(*example_args)
+    return Variant(with_backend(fp, fn, wrap), fn, build_s=time.perf_counter() - start)
