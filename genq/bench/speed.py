@@ -17,6 +17,7 @@ import torch
 
 from genq.bench.latency import device_name, time_call
 from genq.bench.size import model_bytes, packed_model_bytes
+from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 
 
@@ -71,6 +72,9 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     from genq.bench.backends.runner import PeakRSS, median, returns_sample_object, time_interleaved
 
     backend = b.backend
+    if backend == "cpu_int8" and qmodel is None:
+        raise GenqError("bench=cpu_int8 runs a quantized model, but quant=fp32 gives none; pick a "
+                        "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
     bench_noise = noise[:b.batch_size]
     n = len(bench_noise)
     example_args = fp.calibration_inputs(bench_noise, n)[0]
