@@ -45,7 +45,8 @@ class QATConfig:
     resume: bool = True                    # continue from the run folder's newest checkpoint
     log_every: int = 10                    # loss logged every N steps
     progress: bool = True                  # tqdm progress bar
-    # steps whose student weights are saved (run folder qat/snapshots/) for a quality curve
+    # steps whose student weights are saved (run folder qat/snapshots/) for a quality curve;
+    # 0: the PTQ initialisation, before training
     eval_at: list[int] = field(default_factory=list)
 
 
@@ -74,7 +75,7 @@ def validate_qat(qat: Any, family: str) -> None:
     if family == "diffusion" and (qat.adv_weight or qat.feature_weight not in (0, 1.0)):
         raise GenqError("quant.qat.adv_weight and quant.qat.feature_weight apply to GANs; accepted "
                         "for a diffusion model: adv_weight=0 (and feature_weight left at its default).")
-    bad = [s for s in qat.eval_at if not 1 <= s <= qat.steps]
+    bad = [s for s in qat.eval_at if not 0 <= s <= qat.steps]
     if bad:
-        raise GenqError(f"quant.qat.eval_at has step {bad[0]}; accepted: steps 1 to "
+        raise GenqError(f"quant.qat.eval_at has step {bad[0]}; accepted: steps 0 (the PTQ start) to "
                         f"quant.qat.steps={qat.steps}.")

@@ -66,6 +66,11 @@ class PoolDistiller:
         idx = torch.randint(self.n, (self.batch_size,), generator=generator)
         return _take(self.inputs, idx, self.n), self.targets[idx]
 
+    @torch.no_grad()
+    def pool_loss(self, student: nn.Module, idx: torch.Tensor) -> float:
+        """Distillation MSE on the pool items ``idx`` (a fixed probe, before vs after training)."""
+        return F.mse_loss(output_tensor(student(*_take(self.inputs, idx, self.n))), self.targets[idx]).item()
+
     def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         inputs, target = self.draw(generator)
         loss = F.mse_loss(output_tensor(student(*inputs)), target)

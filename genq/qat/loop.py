@@ -79,6 +79,8 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
                         resumed_from=resumed_from)
     bar = tqdm(total=qat.steps, initial=start, desc="QAT", unit="step",
                disable=not (qat.progress and accelerator.is_local_main_process))
+    if out_dir is not None and start == 0 and 0 in qat.eval_at:
+        result.snapshots[0] = str(save_snapshot(out_dir / "snapshots", 0, model))
     t0 = time.perf_counter()
     for step in range(start + 1, qat.steps + 1):
         loss, parts = loss_fn(model, generator)

@@ -183,9 +183,12 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
     set_training(student.network, True)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+    probe = torch.randperm(len(distiller.targets), generator=torch.Generator().manual_seed(seed))[:256]
+    loss_before = distiller.pool_loss(student.network, probe)
     result: LoopResult = train(student.network, distiller, groups, qat, out_dir, seed,
                                fingerprint(q, seed), _log_callbacks(out_dir))
     convert(student.network)
+    loss_after = distiller.pool_loss(student.network, probe)
 
     from genq.bench import device_name
 
@@ -202,7 +205,8 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
             "coverage": prepared["report"].counts(),
             "qat": {"steps": result.steps, "batch_size": qat.batch_size, "lr": qat.lr,
                     "scale_lr": qat.scale_lr, "loss_first": result.history[0]["loss"] if result.history else None,
-                    "loss_final": result.loss_final, "train_s": round(result.train_s, 2),
+                    "loss_final": result.loss_final,
+                    "pool_loss_before": loss_before, "pool_loss_after": loss_after, "train_s": round(result.train_s, 2),
                     "train_device": f"{device_name()} (cores may be shared with other jobs)",
                     "teacher": teacher, "train_inputs": f"{source}: {len(distiller.targets)} "
                     + ("(x_t, t) pairs" if fp.family == "diffusion" else "latents"),
