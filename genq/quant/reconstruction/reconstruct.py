@@ -92,6 +92,7 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
                                  else nn.ModuleList(model.get_submodule(m) for m in block.members))
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(data)
+    converged = None
     if rounders:
         saved = set_act_mode(acts, "off")
         _set_layers_training(layers, True)
@@ -111,6 +112,9 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
                 bar.update(1)
                 if it % 50 == 0:
                     bar.set_postfix(block=block.name, loss=f"{loss.item():.4g}")
+        with torch.no_grad():
+            h = torch.cat([r.rectified().flatten() for r in rounders])
+            converged = ((h == 0) | (h == 1)).float().mean().item()
         for r in rounders:
             r.harden()
         _set_layers_training(layers, False)
@@ -123,7 +127,8 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
         layer._qweight_cache = None
         for p in layer.parameters():
             p.grad = None
-    return {"before": before, "after": block_error(model, block, data)}
+    return {"before": before, "after": block_error(model, block, data), "converged": converged,
+            "weights": sum(r.alpha.numel() for r in rounders)}
 
 
 def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationSet,
@@ -159,4 +164,8 @@ def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationS
             "act_iters": cfg.act_iters if cfg.learn_act_scale else 0,
             "block_error_before": round(before, 6), "block_error_after": round(after, 6),
             "units_improved": sum(e["after"] < e["before"] for e in errors),
+            # share of soft rounding values h(V) already at exactly 0 or 1 when hardened
+            "soft_rounding_converged": round(sum(e["converged"] * e["weights"] for e in errors
+                                                 if e["converged"] is not None)
+                                             / max(1, sum(e["weights"] for e in errors)), 4),
             "reconstruction_only_s": round(time.perf_counter() - start, 3)}
