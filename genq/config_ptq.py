@@ -58,7 +58,7 @@ class ReconstructionConfig:
     iters: int = 300                            # Adam steps per block for the rounding
     batch_size: int = 32                        # calibration pairs per step
     samples: int = 256                          # calibration pairs used (subsampled, seeded)
-    lr: float = 1e-2                            # Adam learning rate of the rounding variables
+    lr: float = 5e-2                            # Adam learning rate of the rounding variables (0.01 left ~27% soft at 300 steps)
     round_weight: float = 0.01                  # lambda of the rounding regulariser
     beta_start: float = 20.0                    # annealed temperature of the regulariser
     beta_end: float = 2.0
