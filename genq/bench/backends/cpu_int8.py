@@ -36,7 +36,7 @@ INT8_OPS = ("onednn::qconv_pointwise", "onednn::qconv2d_pointwise", "onednn::qli
 FLOAT_OPS = ("aten::mkldnn_convolution", "mkldnn::_convolution_pointwise", "aten::convolution",
              "aten::addmm", "aten::mm", "mkldnn::_linear_pointwise", "aten::linear",
              "aten::conv_transpose2d", "mkldnn::_convolution_transpose_pointwise",
-             "aten::_convolution")
+             "aten::_convolution", "aten::bmm", "aten::matmul")
 
 
 def int8_config():
@@ -108,7 +108,7 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
             if not (isinstance(obs_node, torch.fx.Node) and obs_node.op == "call_module"):
                 raise GenqError(f"cpu_int8: the X86 quantizer did not annotate layer {plan.name!r}")
         act_obs = prepared.get_submodule(act_node.target)
-        if act_node.target in seen and seen[act_node.target] != (plan.a_scale, plan.a_zero_point):
+        if act_node.target in seen and seen[act_node.target][:2] != (plan.a_scale, plan.a_zero_point):
             notes.append(f"{plan.name}: input observer shared with {seen[act_node.target][2]}; "
                          f"its scale {seen[act_node.target][0]:.4g} is used")
         else:

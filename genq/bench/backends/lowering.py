@@ -96,6 +96,22 @@ def _why_not(mod: nn.Module) -> str:
     return ""
 
 
+class FlatLinear(nn.Module):
+    """Runs ``linear`` on its input flattened to 2-D. diffusers' attention feeds to_q/to_k/to_v
+    a transposed (non-contiguous) 3-D view, which Inductor lowers to a batched float matmul
+    that its int8 qlinear fusion does not match; a contiguous 2-D input gets the int8 kernel.
+    (The quantizer matches ``nn.Linear`` by exact type, hence a wrapper, not a subclass.)"""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            return self.linear(x)
+        return self.linear(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], self.linear.out_features)
+
+
 def _plain_layer(mod: nn.Module, weight: torch.Tensor, input_hw: tuple[int, int] | None) -> nn.Module:
     """A plain torch layer with the simulated layer's hyper-parameters and ``weight``."""
     if isinstance(mod, nn.ConvTranspose2d):
@@ -111,7 +127,7 @@ def _plain_layer(mod: nn.Module, weight: torch.Tensor, input_hw: tuple[int, int]
         new.weight.copy_(weight)
         if mod.bias is not None:
             new.bias.copy_(mod.bias.detach())
-    return new
+    return FlatLinear(new) if isinstance(new, nn.Linear) else new
 
 
 def _set_module(root: nn.Module, name: str, new: nn.Module) -> None:
@@ -185,6 +201,8 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
             plan.target = f"{name}.linear"
             plan.rewrites.append(f"ConvTranspose2d on 1x1 input -> Linear {new.linear.in_features}x"
                                  f"{new.linear.out_features} + reshape")
+        elif isinstance(new, FlatLinear):
+            plan.target = f"{name}.linear"
         elif isinstance(new, SubPixelConvTranspose2d):
             w_scale = new.channel_map(w_scale)
             plan.target = f"{name}.conv"
