@@ -82,12 +82,13 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     main = variant_name(backend, b)
     on_cuda = backend in CUDA_BACKENDS
 
+    built = build_backend(backend, fp, qmodel, b, example_args, wrap)   # a refusal comes first
     variants = {}
     if not on_cuda:
         for name in dict.fromkeys(["fp32_eager", *b.baselines]):
             if name != main:
                 variants[name] = build_baseline(name, fp, b, example_args, wrap)
-    variants[main] = build_backend(backend, fp, qmodel, b, example_args, wrap)
+    variants[main] = built
     if on_cuda:   # the FP32 reference runs on the same GPU (a copy: fp stays on the CPU)
         import copy
 
