@@ -20,9 +20,9 @@ class QATConfig:
     """Learned-step-size QAT (LSQ, Esser et al. 2020; LSQ+, Bhalgat et al. 2020) with
     distillation from the frozen FP teacher (EfficientDM, He et al. 2024, for diffusion)."""
 
-    steps: int = 300                       # optimizer steps
+    steps: int = 400                       # optimizer steps
     batch_size: int = 32                   # (x_t, t) pairs (diffusion) or latents (GAN) per step
-    lr: float = 1e-4                       # weights (or LoRA factors)
+    lr: float = 1e-3                       # weights (or LoRA factors)
     scale_lr: float = 1e-3                 # step sizes and offsets (the LSQ parameters)
     weight_decay: float = 0.0
     warmup_steps: int = 0                  # linear warm-up, then cosine decay to 0

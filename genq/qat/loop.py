@@ -32,6 +32,7 @@ class LoopResult:
     loss_final: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
     train_s: float = 0.0
+    train_cpu_s: float = 0.0      # process CPU time (all threads): a load-independent bound
     resumed_from: int | None = None
     snapshots: dict[int, str] = field(default_factory=dict)
 
@@ -81,7 +82,7 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
                disable=not (qat.progress and accelerator.is_local_main_process))
     if out_dir is not None and start == 0 and 0 in qat.eval_at:
         result.snapshots[0] = str(save_snapshot(out_dir / "snapshots", 0, model))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for step in range(start + 1, qat.steps + 1):
         loss, parts = loss_fn(model, generator)
         if not torch.isfinite(loss.detach()).all():
@@ -113,6 +114,7 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
                             fingerprint, qat.keep_checkpoints)
     bar.close()
     result.train_s = time.perf_counter() - t0
+    result.train_cpu_s = time.process_time() - cpu0
     result.history = history
     return result
 

@@ -168,11 +168,12 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
     out_dir = Path(run_dir) / "qat" if run_dir is not None else None
     student = fp.clone()
     static = quantizes_activations_statically(q)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     calib_noise = fp.make_noise(q.calib_samples, seed + 1)      # the same data PTQ calibrates on
     calib = fp.calibration_inputs(calib_noise, q.calib_batch_size)
     calibration_s = time.perf_counter() - t0
     prepared = prepare(student, q, calib if static else None)
+    prepare_s, prepare_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     if qat.train_samples is None or qat.train_samples == q.calib_samples:
         train_inputs, source = calib, "calibration noise"
     else:
@@ -206,8 +207,11 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
             "qat": {"steps": result.steps, "batch_size": qat.batch_size, "lr": qat.lr,
                     "scale_lr": qat.scale_lr, "loss_first": result.history[0]["loss"] if result.history else None,
                     "loss_final": result.loss_final,
+                    "prepare_s": round(prepare_s, 2), "prepare_cpu_s": round(prepare_cpu_s, 2),
+                    "train_cpu_s": round(result.train_cpu_s, 2),
                     "pool_loss_before": loss_before, "pool_loss_after": loss_after, "train_s": round(result.train_s, 2),
-                    "train_device": f"{device_name()} (cores may be shared with other jobs)",
+                    "train_device": f"{device_name()} (cores may be shared with other jobs; "
+                                    "*_cpu_s is process CPU time over all threads)",
                     "teacher": teacher, "train_inputs": f"{source}: {len(distiller.targets)} "
                     + ("(x_t, t) pairs" if fp.family == "diffusion" else "latents"),
                     "quantizer": "lsq+" if qat.lsq_plus else "lsq", "grad_scale": qat.grad_scale,
