@@ -41,6 +41,8 @@ class WandbLogger(NullLogger):
                 if isinstance(value, (int, float, str, bool)) or value is None:
                     self.run.summary[f"{section}.{key}"] = value
         self.run.summary["wall_s"] = record.get("wall_s")
+        for row in ((record.get("quant") or {}).get("qat") or {}).get("history") or []:
+            self.run.log({f"qat/{k}": v for k, v in row.items()})     # QAT loss curve (genq.qat)
 
     def log_image(self, key: str, path: str | Path, caption: str = "") -> None:
         self.run.log({key: self._wandb.Image(str(path), caption=caption)})
