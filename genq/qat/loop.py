@@ -63,7 +63,8 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    # train where the student lives (genq's own models: CPU; hub models: model.device)
+    accelerator = Accelerator(cpu=next(student.parameters()).device.type == "cpu")
     optimizer = torch.optim.AdamW(param_groups, weight_decay=qat.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(qat.steps, qat.warmup_steps))
     model, optimizer, scheduler = accelerator.prepare(student, optimizer, scheduler)
