@@ -24,6 +24,7 @@ def _tiny(model: str, recipe: str, *overrides: str):
     return load_generator(cfg.model), cfg.quant
 
 
+@pytest.mark.slow
 def test_diffusion_qat_run_writes_an_honest_record(tmp_path, smoke_cfg):
     record = run_experiment(smoke_cfg("model=ddpm_digits", "quant=qat_lsq_w4a8", *FAST,
                                       "quant.qat.checkpoint_every=1", "quant.qat.log_every=1",
@@ -39,6 +40,18 @@ def test_diffusion_qat_run_writes_an_honest_record(tmp_path, smoke_cfg):
     assert isinstance(record["metrics"]["qfid"], float)
     assert (tmp_path / "qat" / "log.jsonl").read_text().count("\n") == 2
     assert (tmp_path / "qat" / "checkpoints" / "step_000002" / "model.safetensors").is_file()
+
+
+def test_diffusion_qat_distils_on_the_teacher_trajectory(tmp_path):
+    fp, q = _tiny("ddpm_digits", "qat_lsq_w4a4", "quant.observer=minmax", "quant.w_observer=minmax",
+                  "quant.qat.checkpoint_every=2")
+    out = run_qat(fp, q, seed=0, run_dir=tmp_path)
+    qat = out.info["qat"]
+    assert qat["teacher"] == "fp_trajectory_eps" and out.info["calibration"] == "fp_trajectory"
+    assert qat["train_inputs"] == "calibration noise: 16 (x_t, t) pairs"   # 8 noises x 2 DDIM steps
+    assert qat["pool_loss_before"] > 0 and qat["steps"] == 2
+    assert (tmp_path / "qat" / "checkpoints" / "step_000002" / "state.json").is_file()
+    assert not any(p.requires_grad for p in out.model.network.parameters())
 
 
 def test_gan_qat_with_feature_and_adversarial_losses_then_convert():
