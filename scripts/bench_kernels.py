@@ -108,7 +108,8 @@ def write_tables(records: list[dict], out: Path) -> None:
     md = ["| " + " | ".join(cols[:-3]) + " |", "|" + "---|" * (len(cols) - 3)]
     for r in rows:
         if r["status"] == "refused":
-            md.append(f"| {r['model']} | {r['recipe']} | {r['backend']} | refused: {r['note']} |" + " |" * (len(cols) - 7))
+            note = r["note"] if len(r["note"]) < 400 else r["note"][:400] + " ... (full text in kernels.csv)"
+            md.append(f"| {r['model']} | {r['recipe']} | {r['backend']} | refused: {note} |" + " |" * (len(cols) - 7))
         else:
             md.append("| " + " | ".join("" if r.get(k) is None else str(r.get(k)) for k in cols[:-3]) + " |")
     devices = sorted({r.get("device") for r in rows if r.get("device")})

@@ -133,6 +133,18 @@ def compile_int8(converted: torch.fx.GraphModule, mode: str | None = None) -> Ca
     return torch.compile(converted, mode=mode)
 
 
+def describe_unsupported(plans: list, show: int = 6) -> str:
+    """Unsupported layers grouped by reason: 'reason: a (Conv2d), b (Linear), ... and N more'."""
+    by_reason: dict[str, list[str]] = {}
+    for p in plans:
+        by_reason.setdefault(p.reason, []).append(f"{p.name} ({p.type})")
+    parts = []
+    for reason, names in by_reason.items():
+        more = f" and {len(names) - show} more" if len(names) > show else ""
+        parts.append(f"{', '.join(names[:show])}{more} [{len(names)} layers]: {reason}")
+    return "; ".join(parts)
+
+
 def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = True,
                    mixed_bf16: bool = False, mode: str | None = None) -> dict[str, Any]:
     """Lower, convert and (optionally) compile ``simulated`` for the CPU int8 backend.
@@ -142,8 +154,8 @@ def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = Tr
     Raises GenqError naming every layer that has no int8 kernel here."""
     lowered = lower(simulated, example_args)
     if lowered.unsupported:
-        bad = "; ".join(f"{p.name} ({p.type}): {p.reason}" for p in lowered.unsupported)
-        raise GenqError(f"cpu_int8 cannot run this model on int8 kernels; unsupported layers: {bad}")
+        raise GenqError(f"cpu_int8 cannot run this model on int8 kernels; unsupported layers: "
+                        f"{describe_unsupported(lowered.unsupported)}")
     converted, notes = convert_int8(lowered, example_args)
     run = compile_int8(converted, mode) if compile else converted
 
