@@ -125,7 +125,12 @@ def write_tables(records: list[dict], out: Path) -> None:
             kc = s.get("kernel_calls_per_forward", {})
             (out / f"coverage_{rec['model']}.md").write_text(
                 f"# Kernel coverage: {rec['model']}, w8a8 on {s['backend']}\n\n{table}\n\n"
-                f"Kernel calls in one forward pass (torch.profiler): {json.dumps(kc)}\n")
+                f"Kernel calls in one forward pass (torch.profiler): int8 {kc.get('int8_calls')}, "
+                f"float conv/linear/matmul {kc.get('float_calls')}: {json.dumps(kc.get('by_kernel'))}\n\n"
+                f"Where one int8 forward spends its time (self CPU time, batch {s['agreement']['n_samples'] if 'agreement' in s else '?'}):\n\n"
+                "| op / fused kernel | calls | self ms | share |\n|---|---|---|---|\n"
+                + "".join(f"| `{t['op']}` | {t['calls']} | {t['self_ms']} | {t['share']:.1%} |\n"
+                          for t in kc.get("top_ops", [])))
 
 
 def pareto(records: list[dict], out: Path) -> None:

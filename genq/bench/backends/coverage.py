@@ -58,9 +58,16 @@ def kernel_counts(fn: Callable[[], object], int8_ops: tuple[str, ...], float_ops
     for ev in prof.events():
         if ev.name in int8_ops or ev.name in float_ops:
             calls[ev.name] += 1
+    averages = [e for e in prof.key_averages() if not e.key.startswith(("## Call", "Torch-Compiled"))]
+    total = sum(e.self_cpu_time_total for e in averages) or 1.0
+    top = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:12]
     return {"int8_calls": sum(v for k, v in calls.items() if k in int8_ops),
             "float_calls": sum(v for k, v in calls.items() if k in float_ops),
-            "by_kernel": dict(calls)}
+            "by_kernel": dict(calls),
+            # where one forward spends its time (self CPU time; Inductor's fused C++ kernels
+            # are named graph_*_cpp_fused_<ops> when compiled with kernel profiling on)
+            "top_ops": [{"op": e.key[:120], "calls": e.count, "self_ms": round(e.self_cpu_time_total / 1000, 3),
+                         "share": round(e.self_cpu_time_total / total, 3)} for e in top]}
 
 
 def summarize(rows: list[CoverageRow]) -> dict[str, object]:

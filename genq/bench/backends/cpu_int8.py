@@ -130,6 +130,7 @@ def compile_int8(converted: torch.fx.GraphModule, mode: str | None = None) -> Ca
     from torchao.quantization.pt2e.inductor_passes import x86  # noqa: F401 - registers the int8 fusions
 
     inductor_config.freezing = True
+    inductor_config.cpp.enable_kernel_profile = True   # fused kernels show by name in torch.profiler
     return torch.compile(converted, mode=mode)
 
 
