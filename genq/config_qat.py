@@ -69,6 +69,9 @@ def validate_qat(qat: Any, family: str) -> None:
         raise GenqError(f"quant.method=qat supports generator families {', '.join(LOSSES)}; "
                         f"got {family!r}.")
     check_choice("quant.qat.loss", qat.loss, ("auto",) + LOSSES[family])
+    if family == "gan" and qat.train_samples is not None:
+        raise GenqError(f"quant.qat.train_samples={qat.train_samples} applies to diffusion models; "
+                        "a GAN draws fresh latents every step; accepted for a GAN: null.")
     if family == "gan" and qat.denoise_weight:
         raise GenqError(f"quant.qat.denoise_weight={qat.denoise_weight} applies to diffusion models; "
                         "accepted for a GAN: 0 (use quant.qat.adv_weight for real-data feedback).")

@@ -5,13 +5,13 @@
   on), the target is the teacher's noise prediction there: L = ||eps_q(x_t, t) - eps_fp(x_t, t)||^2.
   Optionally plus the usual DDPM denoising loss on real images (Ho et al., 2020):
   ||eps_q(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t) - eps||^2.
-- GAN: teacher and student get the same latents; pixel MSE plus a feature-space loss in the
+- GAN: teacher and student get the same latents, fresh ones every step; pixel MSE plus a feature-space loss in the
   digits classifier's conv activations and penultimate features (a perceptual loss in the
   spirit of Johnson et al., 2016, with the domain classifier genq's metrics already use),
   optionally plus the non-saturating adversarial loss (Goodfellow et al., 2014) against the
   trained (frozen) discriminator.
 
-Teacher targets over the training pool are computed once, up front.
+Diffusion teacher targets over the trajectory pool are computed once, up front.
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ class PoolDistiller:
         return _take(self.inputs, idx, self.n), self.targets[idx]
 
     @torch.no_grad()
-    def pool_loss(self, student: nn.Module, idx: torch.Tensor) -> float:
-        """Distillation MSE on the pool items ``idx`` (a fixed probe, before vs after training)."""
-        return F.mse_loss(output_tensor(student(*_take(self.inputs, idx, self.n))), self.targets[idx]).item()
+    def probe_loss(self, student: nn.Module, inputs: list[tuple]) -> float:
+        """Distillation MSE to the teacher on held-out input batches (not in the pool)."""
+        pairs = [(output_tensor(student(*b)), output_tensor(self.teacher(*b))) for b in inputs]
+        return float(sum(F.mse_loss(s, t, reduction="sum") for s, t in pairs)
+                     / sum(t.numel() for _, t in pairs))
 
     def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         inputs, target = self.draw(generator)
@@ -102,35 +104,45 @@ class TrajectoryDistiller(PoolDistiller):
         return loss, parts
 
 
-class GANDistiller(PoolDistiller):
-    """GAN: same latents for teacher and student; pixel + feature loss (+ adversarial)."""
+class GANDistiller:
+    """GAN: fresh latents every step (free to draw, so nothing is memorised; training only on
+    the 64 calibration latents overfits them), the same ones for teacher and student; pixel +
+    feature loss (+ adversarial). ``make_latents(n, generator)`` draws them."""
 
-    def __init__(self, teacher: nn.Module, latents: list[tuple], batch_size: int,
+    def __init__(self, teacher: nn.Module, make_latents, batch_size: int,
                  features: nn.Module | None = None, feature_weight: float = 0.0,
                  discriminator: nn.Module | None = None, adv_weight: float = 0.0) -> None:
-        super().__init__(teacher, latents, batch_size)
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.make_latents, self.batch_size = make_latents, batch_size
         self.features = None if features is None else features.eval().requires_grad_(False)
         self.feature_weight = feature_weight if features is not None else 0.0
         self.discriminator = None if discriminator is None else discriminator.eval().requires_grad_(False)
         self.adv_weight = adv_weight if discriminator is not None else 0.0
-        if self.feature_weight:
-            with torch.no_grad():
-                self.target_features = [torch.cat(f) for f in zip(*[
-                    self._feature_list(t) for t in self.targets.split(256)])]
 
     def _feature_list(self, images: torch.Tensor) -> list[torch.Tensor]:
         maps = self.features.feature_maps(images)
         return maps + [self.features.head(maps[-1])]
 
+    @torch.no_grad()
+    def probe_loss(self, student: nn.Module, inputs: list[tuple]) -> float:
+        """Pixel MSE to the teacher on held-out latents."""
+        pairs = [(output_tensor(student(*b)), output_tensor(self.teacher(*b))) for b in inputs]
+        return float(sum(F.mse_loss(s, t, reduction="sum") for s, t in pairs)
+                     / sum(t.numel() for _, t in pairs))
+
     def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        idx = torch.randint(self.n, (self.batch_size,), generator=generator)
-        images = output_tensor(student(*_take(self.inputs, idx, self.n)))
-        pixel = F.mse_loss(images, self.targets[idx])
+        z = self.make_latents(self.batch_size, generator)
+        with torch.no_grad():
+            target = output_tensor(self.teacher(z))
+        images = output_tensor(student(z))
+        pixel = F.mse_loss(images, target)
         loss, parts = pixel, {"pixel": float(pixel.detach())}
         if self.feature_weight:
             feats = self._feature_list(images)
-            feat = sum(F.mse_loss(f, t[idx]) / t.pow(2).mean().clamp_min(1e-8)
-                       for f, t in zip(feats, self.target_features)) / len(feats)
+            with torch.no_grad():
+                targets = self._feature_list(target)
+            feat = sum(F.mse_loss(f, t) / t.pow(2).mean().clamp_min(1e-8)
+                       for f, t in zip(feats, targets)) / len(feats)
             parts["feature"] = float(feat.detach())
             loss = loss + self.feature_weight * feat
         if self.adv_weight:

@@ -136,8 +136,9 @@ def make_distiller(fp: GeneratorAdapter, q: Any, train_inputs: list[tuple]):
     if qat.adv_weight and disc is None:
         raise GenqError("quant.qat.adv_weight needs the model's trained discriminator, which this "
                         "checkpoint does not hold; accepted: adv_weight=0.")
-    return GANDistiller(fp.network, train_inputs, qat.batch_size, features, qat.feature_weight,
-                        disc, qat.adv_weight)
+    shape = train_inputs[0][0].shape[1:]
+    return GANDistiller(fp.network, lambda n, gen: torch.randn(n, *shape, generator=gen),
+                        qat.batch_size, features, qat.feature_weight, disc, qat.adv_weight)
 
 
 def _log_callbacks(out_dir: Path | None) -> list:
@@ -174,22 +175,28 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
     calibration_s = time.perf_counter() - t0
     prepared = prepare(student, q, calib if static else None)
     prepare_s, prepare_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-    if qat.train_samples is None or qat.train_samples == q.calib_samples:
-        train_inputs, source = calib, "calibration noise"
+    if fp.family == "gan":
+        train_inputs, source = calib, "fresh N(0, I) latents every step"
+    elif qat.train_samples is None or qat.train_samples == q.calib_samples:
+        train_inputs, source = calib, f"calibration noise: {q.calib_samples} noises"
     else:
         noise = fp.make_noise(qat.train_samples, seed + 2)
-        train_inputs, source = fp.calibration_inputs(noise, q.calib_batch_size), "own noise"
+        train_inputs = fp.calibration_inputs(noise, q.calib_batch_size)
+        source = f"own noise: {qat.train_samples} noises"
     distiller = make_distiller(fp, q, train_inputs)
     groups = param_groups(student.network, qat)
     set_training(student.network, True)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    probe = torch.randperm(len(distiller.targets), generator=torch.Generator().manual_seed(seed))[:256]
-    loss_before = distiller.pool_loss(student.network, probe)
+    # held-out probe: inputs from noise neither PTQ nor training saw (16 noises' trajectories
+    # for diffusion = 4 x steps pairs at every timestep; 256 latents for a GAN)
+    probe_noise = fp.make_noise(16 if fp.family == "diffusion" else 256, seed + 3)
+    probe = fp.calibration_inputs(probe_noise, 256)
+    loss_before = distiller.probe_loss(student.network, probe)
     result: LoopResult = train(student.network, distiller, groups, qat, out_dir, seed,
                                fingerprint(q, seed), _log_callbacks(out_dir))
     convert(student.network)
-    loss_after = distiller.pool_loss(student.network, probe)
+    loss_after = distiller.probe_loss(student.network, probe)
 
     from genq.bench import device_name
 
@@ -209,11 +216,11 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
                     "loss_final": result.loss_final,
                     "prepare_s": round(prepare_s, 2), "prepare_cpu_s": round(prepare_cpu_s, 2),
                     "train_cpu_s": round(result.train_cpu_s, 2),
-                    "pool_loss_before": loss_before, "pool_loss_after": loss_after, "train_s": round(result.train_s, 2),
+                    "heldout_loss_before": loss_before, "heldout_loss_after": loss_after, "train_s": round(result.train_s, 2),
                     "train_device": f"{device_name()} (cores may be shared with other jobs; "
                                     "*_cpu_s is process CPU time over all threads)",
-                    "teacher": teacher, "train_inputs": f"{source}: {len(distiller.targets)} "
-                    + ("(x_t, t) pairs" if fp.family == "diffusion" else "latents"),
+                    "teacher": teacher, "train_inputs": source + (
+                        f" -> {len(distiller.targets)} (x_t, t) pairs" if fp.family == "diffusion" else ""),
                     "quantizer": "lsq+" if qat.lsq_plus else "lsq", "grad_scale": qat.grad_scale,
                     "learn_weights": bool(qat.learn_weights and not qat.lora_rank),
                     "lora_rank": qat.lora_rank, "learnable_quantizers": prepared["learnable_quantizers"],

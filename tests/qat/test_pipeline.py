@@ -36,7 +36,7 @@ def test_diffusion_qat_run_writes_an_honest_record(tmp_path, smoke_cfg):
     assert qat["steps"] == 2 and qat["teacher"] == "fp_trajectory_eps"
     assert qat["train_s"] > 0 and "shared" in qat["train_device"]
     assert len(qat["history"]) == 2 and all(r["loss"] > 0 for r in qat["history"])
-    assert qat["pool_loss_before"] > 0 and qat["pool_loss_after"] > 0
+    assert qat["heldout_loss_before"] > 0 and qat["heldout_loss_after"] > 0
     assert isinstance(record["metrics"]["qfid"], float)
     assert (tmp_path / "qat" / "log.jsonl").read_text().count("\n") == 2
     assert (tmp_path / "qat" / "checkpoints" / "step_000002" / "model.safetensors").is_file()
@@ -48,8 +48,8 @@ def test_diffusion_qat_distils_on_the_teacher_trajectory(tmp_path):
     out = run_qat(fp, q, seed=0, run_dir=tmp_path)
     qat = out.info["qat"]
     assert qat["teacher"] == "fp_trajectory_eps" and out.info["calibration"] == "fp_trajectory"
-    assert qat["train_inputs"] == "calibration noise: 16 (x_t, t) pairs"   # 8 noises x 2 DDIM steps
-    assert qat["pool_loss_before"] > 0 and qat["steps"] == 2
+    assert qat["train_inputs"] == "calibration noise: 8 noises -> 16 (x_t, t) pairs"   # x 2 DDIM steps
+    assert qat["heldout_loss_before"] > 0 and qat["steps"] == 2
     assert (tmp_path / "qat" / "checkpoints" / "step_000002" / "state.json").is_file()
     assert not any(p.requires_grad for p in out.model.network.parameters())
 
@@ -102,6 +102,12 @@ def test_bad_qat_settings_fail_before_any_work(override, message):
         run_qat(fp, q, seed=0)
 
 
+def test_gan_refuses_a_training_pool():
+    fp, q = _tiny("dcgan_digits", "qat_lsq_w4a8", "quant.qat.train_samples=128")
+    with pytest.raises(GenqError, match="train_samples=128 applies to diffusion"):
+        run_qat(fp, q, seed=0)
+
+
 def test_the_qat_loss_curve_reaches_wandb():
     from genq.tracking.wandb_logger import WandbLogger
 
@@ -118,3 +124,11 @@ def test_the_qat_loss_curve_reaches_wandb():
     logger.log_record({"quant": {"method": "qat", "qat": {"history": history}}, "metrics": {}})
     assert logger.run.logged == [{"qat/step": 10, "qat/loss": 0.5, "qat/lr": 1e-3},
                                  {"qat/step": 20, "qat/loss": 0.25, "qat/lr": 5e-4}]
+
+
+def test_gan_training_latents_are_fresh_and_held_out_loss_is_recorded():
+    fp, q = _tiny("dcgan_digits", "qat_lsq_w4a4", "quant.qat.feature_weight=0")
+    out = run_qat(fp, q, seed=0)
+    qat = out.info["qat"]
+    assert qat["train_inputs"] == "fresh N(0, I) latents every step"
+    assert 0 < qat["heldout_loss_before"] < float("inf") and 0 < qat["heldout_loss_after"] < float("inf")
