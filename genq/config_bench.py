@@ -24,7 +24,7 @@ class BenchConfig:
     warmup: int = 1
     repeats: int = 5
     compile: bool = True                        # real backends: torch.compile (Inductor, frozen weights)
-    compile_mode: Optional[str] = None          # torch.compile mode: null (default) | max-autotune | ...
+    compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune
     mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
     threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
     # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference)
@@ -38,6 +38,7 @@ def check_bench(b: "BenchConfig") -> None:
     from genq.bench.backends import BACKENDS, CUDA_BACKENDS, check_cuda
 
     check_choice("bench.backend", b.backend, BACKENDS)
+    check_choice("bench.compile_mode", b.compile_mode, (None, "max-autotune"))
     for name in b.baselines:
         check_choice("bench.baselines entry", name, BASELINES)
     if b.batch_size < 1 or b.repeats < 1 or b.warmup < 0:

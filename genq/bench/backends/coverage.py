@@ -32,7 +32,7 @@ def rows_from_plans(plans) -> list[CoverageRow]:
     return rows
 
 
-def float_rows(network: torch.nn.Module, covered: set[str]) -> list[CoverageRow]:
+def float_rows(network: torch.nn.Module) -> list[CoverageRow]:
     """Ops with no int8 kernel that always run in floating point (the field's usual gaps)."""
     counts: Counter = Counter()
     for name, mod in network.named_modules():

@@ -126,11 +126,16 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
 
 def compile_int8(converted: torch.fx.GraphModule, mode: str | None = None) -> Callable:
     """Inductor with freezing (constant weights: prepacked int8 oneDNN kernels)."""
-    import torch._inductor.config as inductor_config
     from torchao.quantization.pt2e.inductor_passes import x86  # noqa: F401 - registers the int8 fusions
 
+    import torch._inductor.config as inductor_config
+
+    # freezing: weights become constants (prepacked int8 kernels); kernel profile: fused
+    # kernels show by name in torch.profiler. Set process-wide: passing them as
+    # torch.compile(options=...) breaks the int8 weight prepacking (qconv_prepack on fake
+    # tensors) in torch 2.14.
     inductor_config.freezing = True
-    inductor_config.cpp.enable_kernel_profile = True   # fused kernels show by name in torch.profiler
+    inductor_config.cpp.enable_kernel_profile = True
     return torch.compile(converted, mode=mode)
 
 

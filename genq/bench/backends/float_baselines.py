@@ -21,7 +21,7 @@ DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 def compiled(network: nn.Module, mode: str | None = None) -> nn.Module:
     import torch._inductor.config as inductor_config
 
-    inductor_config.freezing = True     # weights become constants: prepacked oneDNN kernels
+    inductor_config.freezing = True     # constant weights, prepacked oneDNN kernels (process-wide, as for int8)
     return torch.compile(copy.deepcopy(network).eval(), mode=mode)
 
 

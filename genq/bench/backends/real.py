@@ -76,7 +76,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                                mode=b.compile_mode)
         with torch.no_grad():
             built["fn"](*example_args)        # compile now, so build_s holds the compile time
-        rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network, set())
+        rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
                        rows, time.perf_counter() - start,
                        {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
