@@ -149,7 +149,8 @@ def _quantize_attention(model: nn.Module, config: Any, report: QuantReport) -> N
                         "attention module; accepted: null for models without attention.")
 
 
-def _run_calibration(model: nn.Module, calib: Calibration) -> None:
+def run_calibration(model: nn.Module, calib: Calibration) -> None:
+    """Feed ``calib`` (a callable taking the model, or an iterable of inputs) through ``model``."""
     if callable(calib):
         calib(model)
         return
@@ -221,7 +222,7 @@ def quantize_(model: nn.Module, config: Any = None, calib: Calibration = None) -
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            _run_calibration(model, calib)
+            run_calibration(model, calib)
         for m in model.modules():
             if isinstance(m, FakeQuantizer) and m.mode == "observe":
                 m.freeze()

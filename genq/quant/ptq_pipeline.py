@@ -14,7 +14,7 @@ from torch import nn
 from genq.config_ptq import validate_ptq
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
-from genq.quant.api import _run_calibration, quantize_
+from genq.quant.api import run_calibration, quantize_
 from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration
 from genq.quant.calibration.data import num_train_timesteps
 from genq.quant.pipeline import QuantOutcome
@@ -86,7 +86,7 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int) -> QuantOutcome:
 
     def calibrate(network: nn.Module) -> None:
         _apply_layout(fp, network, q, calib, layout)
-        _run_calibration(network, calib.batches)
+        run_calibration(network, calib.batches)
 
     report = quantize_(qmodel.network, q, calib=calibrate if static else None)
     if not static and calib is not None and q.calibration.shortcut_split:

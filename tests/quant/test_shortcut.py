@@ -7,7 +7,7 @@ import copy
 import torch
 
 from genq.quant import quantize_
-from genq.quant.api import _run_calibration
+from genq.quant.api import run_calibration
 from genq.quant.shortcut import SplitActQuantizer, SplitWeightQuantizer, apply_shortcut_split, find_concat_splits
 from ptq_tiny import output_of, recipe, tiny_unet, unet_batches
 
@@ -29,7 +29,7 @@ def test_split_lowers_block_output_error_against_naive_minmax():
 
     def calibrate(model):
         assert apply_shortcut_split(model, splits) == list(splits)
-        _run_calibration(model, batches)
+        run_calibration(model, batches)
 
     quantize_(split, recipe(4, 4), calib=calibrate)
     layer = split.get_submodule("up_blocks.1.resnets.0.conv_shortcut")

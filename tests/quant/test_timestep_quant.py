@@ -8,7 +8,7 @@ import copy
 import torch
 
 from genq.quant import quantize_
-from genq.quant.api import _run_calibration
+from genq.quant.api import run_calibration
 from genq.quant.timestep_quant import (TimestepFakeQuantizer, install_timestep_context,
                                        timestep_context, use_timestep_quantizers)
 from ptq_tiny import output_of, recipe, tiny_unet, unet_batches
@@ -20,7 +20,7 @@ def _tdq(fp, batches, buckets=2):
     def calibrate(m):
         ctx = install_timestep_context(m, 1000, buckets)
         assert use_timestep_quantizers(m, ctx) > 10
-        _run_calibration(m, batches)
+        run_calibration(m, batches)
 
     quantize_(model, recipe(8, 4), calib=calibrate)
     return model
