@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -54,6 +53,8 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
 def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None,
                    config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
+    import torch   # here, not at module level: a joblib sweep's parent process never needs it
+
     from genq.bench.speed import measure_speed
     from genq.distributed import DataParallel
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
