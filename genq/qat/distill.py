@@ -48,6 +48,14 @@ def _take(inputs: list[Any], idx: torch.Tensor, n: int) -> list[Any]:
             for x in inputs]
 
 
+
+@torch.no_grad()
+def teacher_mse(student: nn.Module, teacher: nn.Module, inputs: list[tuple]) -> float:
+    """Mean squared difference of student and teacher outputs over the input batches."""
+    pairs = [(output_tensor(student(*b)), output_tensor(teacher(*b))) for b in inputs]
+    return float(sum(F.mse_loss(s, t, reduction="sum") for s, t in pairs)
+                 / sum(t.numel() for _, t in pairs))
+
 class PoolDistiller:
     """Draw ``batch_size`` inputs from a fixed pool; MSE to the teacher's output on them."""
 
@@ -66,12 +74,9 @@ class PoolDistiller:
         idx = torch.randint(self.n, (self.batch_size,), generator=generator)
         return _take(self.inputs, idx, self.n), self.targets[idx]
 
-    @torch.no_grad()
     def probe_loss(self, student: nn.Module, inputs: list[tuple]) -> float:
         """Distillation MSE to the teacher on held-out input batches (not in the pool)."""
-        pairs = [(output_tensor(student(*b)), output_tensor(self.teacher(*b))) for b in inputs]
-        return float(sum(F.mse_loss(s, t, reduction="sum") for s, t in pairs)
-                     / sum(t.numel() for _, t in pairs))
+        return teacher_mse(student, self.teacher, inputs)
 
     def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         inputs, target = self.draw(generator)
@@ -123,12 +128,9 @@ class GANDistiller:
         maps = self.features.feature_maps(images)
         return maps + [self.features.head(maps[-1])]
 
-    @torch.no_grad()
     def probe_loss(self, student: nn.Module, inputs: list[tuple]) -> float:
         """Pixel MSE to the teacher on held-out latents."""
-        pairs = [(output_tensor(student(*b)), output_tensor(self.teacher(*b))) for b in inputs]
-        return float(sum(F.mse_loss(s, t, reduction="sum") for s, t in pairs)
-                     / sum(t.numel() for _, t in pairs))
+        return teacher_mse(student, self.teacher, inputs)
 
     def __call__(self, student: nn.Module, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         z = self.make_latents(self.batch_size, generator)

@@ -58,15 +58,8 @@ def capture_inputs(model: nn.Module, module_name: str, batches: list[tuple]) -> 
                            for k, v in kwargs.items()})
         raise _Stop
 
-    handle = model.get_submodule(module_name).register_forward_pre_hook(grab, with_kwargs=True)
-    try:
-        for b in batches:
-            try:
-                model(*b)
-            except _Stop:
-                pass
-    finally:
-        handle.remove()
+    _run_until(model, model.get_submodule(module_name).register_forward_pre_hook(grab, with_kwargs=True),
+               batches)
     args = tuple(_cat([a[i] for a in got_args]) for i in range(len(got_args[0])))
     kwargs = {k: _cat([kw[k] for kw in got_kwargs]) for k in got_kwargs[0]}
     return args, kwargs
@@ -82,7 +75,13 @@ def capture_outputs(model: nn.Module, module_name: str, batches: list[tuple]) ->
         got.append(out.detach().clone())
         raise _Stop
 
-    handle = model.get_submodule(module_name).register_forward_hook(grab)
+    _run_until(model, model.get_submodule(module_name).register_forward_hook(grab), batches)
+    return torch.cat(got)
+
+
+def _run_until(model: nn.Module, handle: Any, batches: list[tuple]) -> None:
+    """Run every batch until the hook behind ``handle`` stops it (the rest of the network is
+    skipped), then remove the hook."""
     try:
         for b in batches:
             try:
@@ -91,4 +90,3 @@ def capture_outputs(model: nn.Module, module_name: str, batches: list[tuple]) ->
                 pass
     finally:
         handle.remove()
-    return torch.cat(got)
