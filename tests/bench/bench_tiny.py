@@ -4,6 +4,7 @@ statistics, so folding is exercised) and a two-level UNet with attention."""
 from __future__ import annotations
 
 import torch
+from tiny_models import tiny_unet  # noqa: F401  (re-exported for the tests here)
 from torch import nn
 
 from genq.models.dcgan import DCGANGenerator
@@ -19,16 +20,6 @@ def tiny_dcgan() -> DCGANGenerator:
             m.weight.data.uniform_(-1.5, 1.5)     # negative gains: the fold flips integer signs
             m.bias.data.uniform_(-0.5, 0.5)
     return g
-
-
-def tiny_unet():
-    from diffusers import UNet2DModel
-
-    torch.manual_seed(0)
-    return UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
-                       block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D")).eval()
 
 
 def dcgan_args(n: int = 8) -> tuple:

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import torch
+from tiny_models import tiny_unet  # noqa: F401  (re-exported for the tests here)
 
 from genq.config_ptq import CalibrationConfig, ReconstructionConfig
 from genq.quant import QuantRecipe
-
-
-def tiny_unet():
-    from diffusers import UNet2DModel
-
-    torch.manual_seed(0)
-    return UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
-                       block_out_channels=(8, 16), norm_num_groups=4, attention_head_dim=8,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D")).eval()
 
 
 def unet_batches(timesteps=(900, 100), n: int = 16, seed: int = 0) -> list[tuple]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from tiny_models import tiny_unet as make_tiny_unet
 
 from genq.errors import GenqError
 from genq.models.dcgan import DCGANGenerator
@@ -13,13 +14,7 @@ from genq.quant.modules import QuantConv2d, QuantConvTranspose2d, QuantLinear
 
 
 def tiny_unet():
-    from diffusers import UNet2DModel
-
-    torch.manual_seed(0)
-    return UNet2DModel(sample_size=16, in_channels=1, out_channels=1, layers_per_block=1,
-                       block_out_channels=(16, 32), norm_num_groups=8, attention_head_dim=8,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D")).eval()
+    return make_tiny_unet(sample_size=16, block_out_channels=(16, 32), norm_num_groups=8)
 
 
 def test_dcgan_coverage_report_and_fidelity():
