@@ -117,3 +117,15 @@ def test_brecq_lowers_unet_block_output_error():
     assert info["kinds"] == {"attention": 4, "layer": 6, "resnet": 8}
     assert info["block_error_after"] < info["block_error_before"]
     assert info["units_improved"] >= info["units"] - 2
+
+
+def test_a_nan_reconstruction_loss_stops_with_one_sentence(monkeypatch):
+    from genq.errors import GenqError
+
+    fp, batches = _gan()
+    q = copy.deepcopy(fp)
+    quantize_(q, recipe(4, None), calib=None)
+    monkeypatch.setattr(recon_module, "block_loss", lambda out, target: (out - target).sum() * float("nan"))
+    cfg = recipe(4, None, reconstruction=dict(method="adaround", iters=5, samples=64)).reconstruction
+    with pytest.raises(GenqError, match="non-finite loss .* rounding iteration 0"):
+        reconstruct(fp, q, CalibrationSet(batches), cfg)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from genq.errors import GenqError
 from genq.quant.calibration.data import CalibrationSet, stack_inputs
 from genq.quant.reconstruction.adaround import AdaRoundQuantizer, adaround_layer, beta_schedule
 from genq.quant.reconstruction.blocks import Block, find_blocks, forward_order
@@ -45,6 +46,14 @@ def run_block(model: nn.Module, block: Block, args: tuple, kwargs: dict[str, Any
     for m in mods[1:]:
         out = m(out)
     return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def check_finite(loss: torch.Tensor, block: str, phase: str, it: int) -> None:
+    """Stop with one sentence when a reconstruction loss is NaN/inf (before the step)."""
+    if not torch.isfinite(loss):
+        raise GenqError(f"reconstruction of {block} produced a non-finite loss ({float(loss)}) at "
+                        f"{phase} iteration {it}; lower quant.reconstruction.lr / act_lr, or check the "
+                        "calibration data of this block.")
 
 
 def block_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -105,6 +114,7 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
                 beta = beta_schedule(it, cfg.iters, cfg.warmup, cfg.beta_start, cfg.beta_end)
                 if beta is not None:
                     loss = loss + cfg.round_weight * sum(r.regulariser(beta) for r in rounders)
+                check_finite(loss, block.name, "rounding", it)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
             opt.step()

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genq.errors import GenqError
 from genq.quant.modules import QuantMixin
 from genq.quant.primitives import EPS
 from genq.quant.quantizer import FakeQuantizer
@@ -59,6 +60,10 @@ def learn_step_sizes(run: Callable[..., torch.Tensor], data: Any, acts: list[Fak
             args, kwargs, target, t = data.batch(rows)
             with torch.enable_grad():
                 loss = loss_fn(run(args, kwargs, t), target)
+                if not torch.isfinite(loss):
+                    raise GenqError(f"learning activation step sizes produced a non-finite loss "
+                                    f"({float(loss)}) at iteration {it}; lower "
+                                    "quant.reconstruction.act_lr.")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
             opt.step()
