@@ -245,6 +245,13 @@ def validate(cfg: Any) -> None:
     """Range and choice checks that the schema types cannot express."""
     check_choice("model.family", cfg.model.family, ("gan", "diffusion"))
     validate_quant(cfg.quant)
+    if cfg.quant.method in ("ptq", "qat"):     # method settings fail here, before any model loads
+        from genq.config_ptq import validate_ptq
+        from genq.config_qat import validate_qat
+
+        validate_ptq(cfg.quant)
+        if cfg.quant.method == "qat":
+            validate_qat(cfg.quant.qat, cfg.model.family)
     from genq.metrics.checks import validate_metrics
 
     validate_metrics(cfg.metrics)

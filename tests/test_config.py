@@ -70,3 +70,15 @@ def test_range_errors_name_the_value_and_the_accepted_ones(override, named):
     message = str(err.value)
     assert named in message and "accepted" in message
     assert "\n" not in message
+
+
+def test_method_settings_fail_before_any_model_loads():
+    from genq.config import validate
+    from genq.errors import GenqError
+
+    with pytest.raises(GenqError, match="quant.qat.lr=0"):
+        validate(compose("quant=qat_lsq_w4a8", "quant.qat.lr=0"))
+    with pytest.raises(GenqError, match="quant.qat.train_samples=8 applies to diffusion"):
+        validate(compose("model=dcgan_digits", "quant=qat_lsq_w4a8", "quant.qat.train_samples=8"))
+    with pytest.raises(GenqError, match="quant.reconstruction.iters"):
+        validate(compose("quant=w4a8_brecq", "quant.reconstruction.iters=0"))
