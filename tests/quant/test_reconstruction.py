@@ -96,7 +96,7 @@ def test_reconstruction_lowers_gan_output_error_against_naive_minmax(method):
     naive = copy.deepcopy(fp)
     quantize_(naive, recipe(4, 8), calib=batches)
     rec = copy.deepcopy(naive)
-    cfg = recipe(reconstruction=dict(method=method, iters=100, samples=128, learn_act_scale=True,
+    cfg = recipe(reconstruction=dict(method=method, iters=300, samples=128, learn_act_scale=True,
                                      act_iters=20)).reconstruction
     info = reconstruct(fp, rec, CalibrationSet(batches), cfg)
     assert info["units"] == 3 and info["units_improved"] == 3
