@@ -16,8 +16,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GENQ_CACHE", str(tmp_path_factory.getbasetemp() / "genq-cache"))
 
 
-def compose(*overrides: str, config_name: str = "config"):
-    """The composed config genq would run with these command-line overrides."""
+def compose(*overrides: str, config_name: str = "config", return_hydra_config: bool = False):
+    """The composed config genq would run with these command-line overrides (with the
+    ``hydra`` node too when ``return_hydra_config``: sweeper params, run mode)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
@@ -25,7 +26,8 @@ def compose(*overrides: str, config_name: str = "config"):
 
     register_configs()
     with initialize_config_module("genq.configs", version_base="1.3"):
-        return hydra_compose(config_name, overrides=list(overrides))
+        return hydra_compose(config_name, overrides=list(overrides),
+                             return_hydra_config=return_hydra_config)
 
 
 @pytest.fixture

@@ -9,19 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose as hydra_compose
-from hydra import initialize_config_module
-
-from genq.config import register_configs
+from conftest import compose
 from genq.report.cli import build_report
 
 PRESETS = sorted(p.stem for p in (Path(__file__).parents[1] / "genq" / "configs" / "paper").glob("*.yaml"))
 
 
 def _compose_with_hydra(*overrides: str):
-    register_configs()
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    return compose(*overrides, return_hydra_config=True)
 
 
 def test_every_preset_is_a_multirun_whose_recipes_exist():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 from typing import Any
 
 import torch
@@ -69,7 +70,7 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     from genq.bench.backends.coverage import as_dicts, kernel_counts, summarize
     from genq.bench.backends.cpu_int8 import FLOAT_OPS, INT8_OPS
     from genq.bench.backends.real import DETAIL, build_backend, build_baseline, variant_name
-    from genq.bench.backends.runner import PeakRSS, median, returns_sample_object, time_interleaved
+    from genq.bench.backends.runner import PeakRSS, returns_sample_object, time_interleaved
 
     backend = b.backend
     if backend == "cpu_int8" and qmodel is None:
@@ -117,7 +118,7 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     times = time_interleaved({k: (lambda v=v: v.adapter.sample(bench_noise, n)) for k, v in variants.items()},
                              b.warmup, b.repeats, torch.cuda.synchronize if on_cuda else None)
     load_after = os.getloadavg()
-    ms = {k: 1000.0 * median(t) / n for k, t in times.items()}
+    ms = {k: 1000.0 * statistics.median(t) / n for k, t in times.items()}
     fp_ms = ms["fp32_eager"]
     v = variants[main]
     speed: dict[str, Any] = {

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from genq.quant.granularity import PerChannel, PerGroup, PerTensor
-from genq.quant.primitives import _group_view, fake_quantize
+from genq.quant.primitives import _group_view, fake_quantize, round_ste
 from genq.quant.quantizer import FakeQuantizer
 
 
@@ -31,11 +31,6 @@ def grad_scale(x: torch.Tensor, g: float) -> torch.Tensor:
     """``x`` forward, ``g`` times its gradient backward (LSQ's gradscale function)."""
     scaled = x * g
     return (x - scaled).detach() + scaled
-
-
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round half to even forward; identity gradient backward."""
-    return x + (torch.round(x) - x).detach()
 
 
 def lsq_quantize(x: torch.Tensor, scale: torch.Tensor, qmin: int, qmax: int,
@@ -135,9 +130,8 @@ class LSQQuantizer(nn.Module):
         models sample through this path)."""
         gran = self.granularity
         if self.offset is None:
-            axis = gran.axis if isinstance(gran, (PerGroup, PerChannel)) and self.scale.dim() == 1 else None
-            if isinstance(gran, PerGroup):
-                axis = gran.axis
+            per_axis = isinstance(gran, PerGroup) or isinstance(gran, PerChannel) and self.scale.dim() == 1
+            axis = gran.axis if per_axis else None
             return fake_quantize(x, self.scale, self.zero_point, self.qmin, self.qmax, axis=axis,
                                  group_size=gran.group_size if isinstance(gran, PerGroup) else None)
         y = x - self.offset          # LSQ+ offsets belong to per-tensor activation quantizers

@@ -11,7 +11,6 @@ spreads over all of them instead of biasing whichever ran last.
 from __future__ import annotations
 
 import copy
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -107,7 +106,3 @@ def time_interleaved(calls: dict[str, Callable[[], object]], warmup: int, repeat
                 sync()
                 times[name].append(time.perf_counter() - start)
     return times
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs)
