@@ -58,7 +58,9 @@ class ReconstructionConfig:
     iters: int = 300                            # Adam steps per block for the rounding
     batch_size: int = 32                        # calibration pairs per step
     samples: int = 256                          # calibration pairs used (subsampled, seeded)
-    lr: float = 5e-2                            # Adam learning rate of the rounding variables (0.01 left ~27% soft at 300 steps)
+    # Adam learning rate of the rounding variables; 0.01 left 15% of them soft after 300
+    # steps on the embedded DCGAN (scripts/adaround_lr_convergence.py)
+    lr: float = 5e-2
     round_weight: float = 0.01                  # lambda of the rounding regulariser
     beta_start: float = 20.0                    # annealed temperature of the regulariser
     beta_end: float = 2.0

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Benchmark: wall time of a 4-run smoke sweep, sequential (basic launcher) vs
-# hydra/launcher=joblib, on this machine. Prints both; the ratio is what issue 10 asks for.
+# Benchmark: wall time of a 4-run sweep, sequential (basic launcher) vs
+# hydra/launcher=joblib, on this machine. Prints both for two sweeps:
+#   smoke: the issue's 4-run smoke sweep (runs of 0.2-0.5 s; each joblib worker re-imports
+#          torch/diffusers/metrics, about 4 s, which sequential pays once);
+#   real:  the embedded models, 200 samples per run (runs of 5-20 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
-sweep="experiment=smoke model=dcgan_digits,ddpm_digits quant=w8a8,w4a8 logger=none"
-for launcher in basic joblib; do
-  start=$(date +%s.%N)
-  .venv/bin/genq -m hydra/launcher=$launcher $sweep hydra.sweep.dir="$tmp/$launcher" > "$tmp/$launcher.log" 2>&1
-  echo "$launcher: $(echo "$(date +%s.%N) - $start" | bc) s"
+declare -A sweeps=(
+  [smoke]="experiment=smoke model=dcgan_digits,ddpm_digits quant=w8a8,w4a8 logger=none"
+  [real]="model=dcgan_digits,ddpm_digits quant=w8a8,w4a8 metrics.n_samples=200 logger=none"
+)
+for name in smoke real; do
+  for launcher in basic joblib; do
+    start=$(date +%s.%N)
+    .venv/bin/genq -m hydra/launcher=$launcher ${sweeps[$name]} hydra.sweep.dir="$tmp/$name-$launcher" \
+      > "$tmp/$name-$launcher.log" 2>&1
+    echo "$name $launcher: $(echo "$(date +%s.%N) - $start" | bc) s"
+  done
 done
