@@ -241,6 +241,20 @@ def validate_quant(q: Any) -> None:
                         f"{q.calib_batch_size} must be at least 1.")
 
 
+def _check_qat_uses_plain_calibration(q: Any) -> None:
+    """QAT starts from min-max/MSE PTQ on the whole FP trajectory (genq.qat.pipeline); the
+    PTQ-method settings would otherwise be ignored without a word."""
+    default_c, default_r = CalibrationConfig(), ReconstructionConfig()
+    changed = [f"quant.calibration.{k}" for k in ("sampler", "shortcut_split", "timestep_buckets")
+               if getattr(q.calibration, k) != getattr(default_c, k)]
+    changed += [f"quant.reconstruction.{k}" for k in ("method", "bias_correction", "bn_reestimate")
+                if getattr(q.reconstruction, k) != getattr(default_r, k)]
+    if changed:
+        raise GenqError(f"quant.method=qat does not use {', '.join(changed)} (QAT is initialised by "
+                        "plain PTQ on the whole FP trajectory); accepted: their defaults, or "
+                        "quant.method=ptq.")
+
+
 def validate(cfg: Any) -> None:
     """Range and choice checks that the schema types cannot express."""
     check_choice("model.family", cfg.model.family, ("gan", "diffusion"))
@@ -252,6 +266,7 @@ def validate(cfg: Any) -> None:
         validate_ptq(cfg.quant)
         if cfg.quant.method == "qat":
             validate_qat(cfg.quant.qat, cfg.model.family)
+            _check_qat_uses_plain_calibration(cfg.quant)
     from genq.metrics.checks import validate_metrics
 
     validate_metrics(cfg.metrics)

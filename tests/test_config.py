@@ -82,3 +82,11 @@ def test_method_settings_fail_before_any_model_loads():
         validate(compose("model=dcgan_digits", "quant=qat_lsq_w4a8", "quant.qat.train_samples=8"))
     with pytest.raises(GenqError, match="quant.reconstruction.iters"):
         validate(compose("quant=w4a8_brecq", "quant.reconstruction.iters=0"))
+
+
+def test_qat_refuses_ptq_method_settings_it_would_ignore():
+    with pytest.raises(GenqError, match="quant.method=qat does not use quant.calibration.sampler"):
+        validate(compose("quant=qat_lsq_w4a8", "quant.calibration.sampler=uniform"))
+    with pytest.raises(GenqError, match="quant.reconstruction.method"):
+        validate(compose("quant=qat_lsq_w4a8", "quant.reconstruction.method=brecq"))
+    validate(compose("quant=qat_lora_w4a4"))
