@@ -14,6 +14,8 @@ from typing import Optional
 from genq.errors import GenqError, check_choice
 
 BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
+# On a GPU the other CUDA backends can be timed round-robin with the one asked for.
+CUDA_BASELINES = ("fp32_eager", "cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
 
 
 @dataclass
@@ -24,7 +26,7 @@ class BenchConfig:
     warmup: int = 1
     repeats: int = 5
     compile: bool = True                        # real backends: torch.compile (Inductor, frozen weights)
-    compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune
+    compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune | reduce-overhead (CUDA graphs)
     mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
     threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
     # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference)
@@ -38,9 +40,12 @@ def check_bench(b: "BenchConfig") -> None:
     from genq.bench.backends import BACKENDS, CUDA_BACKENDS, check_cuda
 
     check_choice("bench.backend", b.backend, BACKENDS)
-    check_choice("bench.compile_mode", b.compile_mode, (None, "max-autotune"))
+    on_cuda = b.backend in CUDA_BACKENDS
+    check_choice("bench.compile_mode", b.compile_mode,
+                 (None, "max-autotune", "reduce-overhead") if on_cuda else (None, "max-autotune"))
     for name in b.baselines:
-        check_choice("bench.baselines entry", name, BASELINES)
+        check_choice("bench.baselines entry" + (f" (with bench.backend={b.backend!r})" if on_cuda else ""),
+                     name, CUDA_BASELINES if on_cuda else BASELINES)
     if b.batch_size < 1 or b.repeats < 1 or b.warmup < 0:
         raise GenqError(f"bench.batch_size={b.batch_size}, bench.repeats={b.repeats}, bench.warmup="
                         f"{b.warmup}: batch_size and repeats must be >= 1, warmup >= 0.")

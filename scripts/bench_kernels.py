@@ -4,7 +4,7 @@ For every model and recipe: quantize (PTQ, the recipe's config), then ``measure_
 ``bench=<backend>`` times the real backend round-robin with FP32 eager, FP32 compiled and
 bf16 autocast, and checks the real outputs against the simulated and FP ones. A recipe a
 backend cannot run is recorded as refused with the backend's message (naming the layers).
-Writes records/<model>/<recipe>/result.json, kernels.md/.csv, coverage_<model>.md and
+Writes records/<model>/<recipe>[_<bench>]/result.json, kernels.md/.csv, coverage_<model>[_<bench>].md and
 pareto.png into --out.
 
     python scripts/bench_kernels.py --models dcgan_digits ddpm_digits --recipes w8a8 w4a8 \
@@ -76,14 +76,14 @@ def rows_of(record: dict) -> list[dict]:
     fp_c = s["latency_ms_per_image_by_backend"].get("fp32_compiled")
     for name, ms in s["latency_ms_per_image_by_backend"].items():
         lpips = 0.0 if name == "fp32_eager" else agree.get("lpips_vs_fp", {}).get(name)
-        out.append({**base, "backend": name, "status": "ok", "ms_per_image": round(ms, 4),
+        out.append({**base, "backend": name, "status": "ok", "ms_per_image": float(f"{ms:.4g}"),
                     "speedup_vs_fp32_eager": round(s["latency_ms_per_image_fp"] / ms, 2),
                     "speedup_vs_fp32_compiled": round(fp_c / ms, 2) if fp_c else None,
                     "lpips_vs_fp": None if lpips is None else round(lpips, 5),
                     "lpips_real_vs_simulated": _r(agree.get("lpips_real_vs_simulated", {}).get(name)),
                     "max_abs_diff_real_vs_simulated": _r(agree.get("max_abs_diff_real_vs_simulated", {}).get(name)),
                     "model_bytes": s["model_bytes"] if name == s["variant"] else s["model_bytes_fp"],
-                    "peak_rss_growth_bytes": s["peak_memory_bytes"].get(name),
+                    "peak_memory_bytes": s["peak_memory_bytes"].get(name),
                     "device": s["device"], "load_1min": s["load_average_1min"]})
     if "simulated" in agree.get("lpips_vs_fp", {}):
         out.append({**base, "backend": "simulated (fake-quant, quality only)", "status": "ok",
@@ -99,7 +99,7 @@ def write_tables(records: list[dict], out: Path) -> None:
     rows = [r for rec in records for r in rows_of(rec)]
     cols = ["model", "recipe", "backend", "status", "ms_per_image", "speedup_vs_fp32_eager",
             "speedup_vs_fp32_compiled", "lpips_vs_fp", "lpips_real_vs_simulated",
-            "max_abs_diff_real_vs_simulated", "model_bytes", "peak_rss_growth_bytes", "device", "load_1min", "note"]
+            "max_abs_diff_real_vs_simulated", "model_bytes", "peak_memory_bytes", "device", "load_1min", "note"]
     with open(out / "kernels.csv", "w", newline="") as f:
         w = csv.DictWriter(f, cols)
         w.writeheader()
@@ -113,24 +113,31 @@ def write_tables(records: list[dict], out: Path) -> None:
         else:
             md.append("| " + " | ".join("" if r.get(k) is None else str(r.get(k)) for k in cols[:-3]) + " |")
     devices = sorted({r.get("device") for r in rows if r.get("device")})
+    methods = sorted({rec["speed"]["peak_memory_method"] for rec in records if rec["status"] == "ok"})
     md += ["", f"Device: {', '.join(devices)}; shared machine: "
-               f"{records[0].get('shared_machine', 'unknown')}; load averages per run are in kernels.csv."]
+               f"{records[0].get('shared_machine', 'unknown')}; load averages per run are in kernels.csv. "
+               f"peak_memory_bytes: {'; '.join(methods)}."]
     (out / "kernels.md").write_text("\n".join(md) + "\n")
     from genq.bench.backends.coverage import CoverageRow, markdown
 
     for rec in records:
-        if rec["status"] == "ok" and rec["quant"]["recipe"] == "w8a8":
-            s = rec["speed"]
-            table = markdown([CoverageRow(**r) for r in s["coverage_table"]])
-            kc = s.get("kernel_calls_per_forward", {})
-            (out / f"coverage_{rec['model']}.md").write_text(
-                f"# Kernel coverage: {rec['model']}, w8a8 on {s['backend']}\n\n{table}\n\n"
-                f"Kernel calls in one forward pass (torch.profiler): int8 {kc.get('int8_calls')}, "
-                f"float conv/linear/matmul {kc.get('float_calls')}: {json.dumps(kc.get('by_kernel'))}\n\n"
-                f"Where one int8 forward spends its time (self CPU time, batch {s['agreement']['n_samples'] if 'agreement' in s else '?'}):\n\n"
-                "| op / fused kernel | calls | self ms | share |\n|---|---|---|---|\n"
-                + "".join(f"| `{t['op']}` | {t['calls']} | {t['self_ms']} | {t['share']:.1%} |\n"
-                          for t in kc.get("top_ops", [])))
+        if rec["status"] != "ok" or rec["quant"]["recipe"] != "w8a8":
+            continue
+        s = rec["speed"]
+        table = markdown([CoverageRow(**r) for r in s["coverage_table"]])
+        if s["backend"] != "cpu_int8":
+            (out / f"coverage_{rec['model']}_{s['backend']}.md").write_text(
+                f"# Kernel coverage: {rec['model']} on {s['backend']} ({s['device']})\n\n{table}\n")
+            continue
+        kc = s.get("kernel_calls_per_forward", {})
+        (out / f"coverage_{rec['model']}.md").write_text(
+            f"# Kernel coverage: {rec['model']}, w8a8 on {s['backend']}\n\n{table}\n\n"
+            f"Kernel calls in one forward pass (torch.profiler): int8 {kc.get('int8_calls')}, "
+            f"float conv/linear/matmul {kc.get('float_calls')}: {json.dumps(kc.get('by_kernel'))}\n\n"
+            f"Where one int8 forward spends its time (self CPU time, batch {s['agreement']['n_samples'] if 'agreement' in s else '?'}):\n\n"
+            "| op / fused kernel | calls | self ms | share |\n|---|---|---|---|\n"
+            + "".join(f"| `{t['op']}` | {t['calls']} | {t['self_ms']} | {t['share']:.1%} |\n"
+                      for t in kc.get("top_ops", [])))
 
 
 def pareto(records: list[dict], out: Path) -> None:
@@ -179,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for model in a.models:
         for recipe in a.recipes:
-            path = a.out / "records" / model / recipe / "result.json"
+            # cpu_int8 keeps its original layout; other backends get their own folder per recipe
+            leaf = recipe if a.bench == "cpu_int8" else f"{recipe}_{a.bench}"
+            path = a.out / "records" / model / leaf / "result.json"
             if not a.tables_only:
                 print(f"== {model} {recipe} bench={a.bench}", flush=True)
                 rec = run_one(model, recipe, a.bench, a.overrides)

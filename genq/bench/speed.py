@@ -85,12 +85,10 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
 
     built = build_backend(backend, fp, qmodel, b, example_args, wrap)   # a refusal comes first
     variants = {}
-    if not on_cuda:
-        for name in dict.fromkeys(["fp32_eager", *b.baselines]):
-            if name != main:
-                variants[name] = build_baseline(name, fp, b, example_args, wrap)
-    variants[main] = built
-    if on_cuda:   # the FP32 reference runs on the same GPU (a copy: fp stays on the CPU)
+    run_noise = bench_noise
+    if on_cuda:
+        # Everything on the same GPU, the sampler loop included (the noise goes there): the FP32
+        # reference (a copy: fp stays on the CPU) and any other CUDA backend named in baselines.
         import copy
 
         from genq.bench.backends.float_baselines import fp32_fn
@@ -98,24 +96,33 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
         from genq.bench.backends.runner import with_backend
 
         fn = fp32_fn(copy.deepcopy(fp.network).cuda().eval())
-        variants = {"fp32_eager": Variant(with_backend(fp, fn, wrap, "cuda"), fn), main: variants[main]}
+        variants["fp32_eager"] = Variant(with_backend(fp, fn, wrap, "cuda"), fn)
+        for name in dict.fromkeys(b.baselines):
+            if name not in ("fp32_eager", main):
+                variants[name] = build_backend(name, fp, qmodel, b, example_args, wrap)
+        run_noise = bench_noise.cuda()
+    else:
+        for name in dict.fromkeys(["fp32_eager", *b.baselines]):
+            if name != main:
+                variants[name] = build_baseline(name, fp, b, example_args, wrap)
+    variants[main] = built
 
     images, peak = {}, {}
     with torch.inference_mode():
         for name, v in variants.items():
             if on_cuda:
                 torch.cuda.reset_peak_memory_stats()
-                images[name] = v.adapter.sample(bench_noise, n)
+                images[name] = v.adapter.sample(run_noise, n).cpu()
                 peak[name] = torch.cuda.max_memory_allocated()
             else:
                 with PeakRSS() as rss:
-                    images[name] = v.adapter.sample(bench_noise, n)
+                    images[name] = v.adapter.sample(run_noise, n)
                 peak[name] = rss.growth
         if qmodel is not None:
             images["simulated"] = qmodel.sample(bench_noise, n)
 
     load_before = os.getloadavg()
-    times = time_interleaved({k: (lambda v=v: v.adapter.sample(bench_noise, n)) for k, v in variants.items()},
+    times = time_interleaved({k: (lambda v=v: v.adapter.sample(run_noise, n)) for k, v in variants.items()},
                              b.warmup, b.repeats, torch.cuda.synchronize if on_cuda else None)
     load_after = os.getloadavg()
     ms = {k: 1000.0 * statistics.median(t) / n for k, t in times.items()}
@@ -146,6 +153,12 @@ def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   f"each, median; batch {n}; whole sampler ({getattr(fp, 'num_inference_steps', 1)} "
                   f"network calls per image batch for diffusion); all in one process",
     }
+    if on_cuda:
+        speed["cuda_float_settings"] = {
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "note": "fp32_eager convolutions use TF32 tensor cores where cudnn_allow_tf32 is true (torch's default)"}
+        speed["notes"] = speed["notes"] + ["the sampler loop runs on the GPU; images are copied back once per batch"]
     if b.kernel_profile and backend == "cpu_int8":
         speed["kernel_calls_per_forward"] = kernel_counts(lambda: v.fn(*example_args), INT8_OPS, FLOAT_OPS)
     if b.agreement:

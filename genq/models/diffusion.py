@@ -52,7 +52,7 @@ class DiffusionAdapter(GeneratorAdapter):
     def _denoise(self, x: torch.Tensor, record: list | None = None) -> torch.Tensor:
         scheduler = self.sampling_scheduler()
         for t in scheduler.timesteps:
-            t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long)
+            t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
             if record is not None:
                 record.append((x.clone(), t_batch))
             eps = self.network(x, t_batch).sample

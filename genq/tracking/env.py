@@ -29,4 +29,5 @@ def environment() -> dict[str, str | None]:
             return None
 
     return {"torch": torch.__version__, "genq": ver("genq"), "diffusers": ver("diffusers"),
-            "torchmetrics": ver("torchmetrics"), "git_sha": _git_sha(), "device": device_name()}
+            "torchmetrics": ver("torchmetrics"), "torchao": ver("torchao"), "git_sha": _git_sha(),
+            "device": device_name()}

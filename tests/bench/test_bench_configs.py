@@ -27,17 +27,45 @@ def test_cuda_backend_without_gpu_fails_clearly_at_validation(bench):
         validate(compose(f"bench={bench}", "logger=none"))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: the "
-                    "cuda_* backends are checked for their refusal instead")
-@pytest.mark.parametrize("bench", ["cuda_fp16", "cuda_bf16", "cuda_int8"])
+NO_CUDA = "no CUDA device on this machine: the cuda_* backends are checked for their refusal instead"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
+@pytest.mark.parametrize("bench", ["cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8"])
 def test_cuda_backend_runs_tiny_model(bench, smoke_cfg):
     from genq.bench.speed import measure_speed
     from genq.models import load_generator
 
+    if bench == "cuda_fp8" and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip(f"cuda_fp8 needs compute capability >= 8.9; this GPU has {torch.cuda.get_device_capability()}")
     cfg = smoke_cfg("model=dcgan_digits", f"bench={bench}", "bench.repeats=1", "bench.warmup=1")
     fp = load_generator(cfg.model)
     s = measure_speed(fp, None, cfg.bench, fp.make_noise(8, 0))
     assert s["backend"] == bench and s["latency_ms_per_image"] > 0 and s["coverage_table"]
+    assert s["agreement"]["lpips_vs_fp"][bench] < 0.05      # low precision, same images
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
+def test_cuda_diffusion_sampler_runs_on_gpu_with_cuda_baselines(smoke_cfg):
+    """The DDIM loop runs on the GPU, and the other CUDA backends are timed round-robin."""
+    from genq.bench.speed import measure_speed
+    from genq.models import load_generator
+    from genq.quant.pipeline import quantize_adapter
+
+    cfg = smoke_cfg("model=ddpm_digits", "quant=w8a8", "bench=cuda_int8", "bench.repeats=1", "bench.warmup=1",
+                    "bench.baselines=[fp32_eager,cuda_bf16]")
+    validate(cfg)
+    fp = load_generator(cfg.model)
+    q = quantize_adapter(fp, cfg.quant, 0).model
+    s = measure_speed(fp, q, cfg.bench, fp.make_noise(4, 0))
+    assert set(s["latency_ms_per_image_by_backend"]) == {"fp32_eager", "cuda_bf16", "cuda_int8"}
+    assert "cuda_int8" in s["agreement"]["lpips_real_vs_simulated"]
+    assert s["cuda_float_settings"]["cudnn_allow_tf32"] in (True, False)
+
+
+def test_cuda_baselines_are_refused_with_a_cpu_backend():
+    with pytest.raises(GenqError, match="bench.baselines entry='cuda_bf16'.*accepted: bf16"):
+        validate(compose("bench=cpu_int8", "bench.baselines=[fp32_eager,cuda_bf16]", "logger=none"))
 
 
 @pytest.mark.parametrize("override,words", [("bench.backend=tpu_int8", "bench.backend='tpu_int8'"),

@@ -1,6 +1,6 @@
 """CUDA backends: fp16/bf16 autocast, and int8/fp8 through torchao's ``quantize_``
 (int8: dynamic per-token activations x per-channel int8 weights, ``torch._int_mm``;
-fp8: dynamic float8 e4m3 activations and weights, ``torch._scaled_mm``, Micikevicius et al.
+fp8: dynamic float8 e4m3 activations and weights scaled per row, ``torch._scaled_mm``, Micikevicius et al.
 2022, arXiv:2209.05433). torchao's configs cover Linear layers; every Conv2d and
 ConvTranspose2d stays in bf16 and is listed as a fallback in the coverage table.
 
@@ -45,16 +45,23 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
     rows: list[CoverageRow] = []
     if backend in ("cuda_int8", "cuda_fp8"):
         from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
-                                          Int8DynamicActivationInt8WeightConfig, quantize_)
+                                          Int8DynamicActivationInt8WeightConfig, PerRow, quantize_)
 
         net = net.to(torch.bfloat16)
+        # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
+        # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
+        # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
         config = (Int8DynamicActivationInt8WeightConfig() if backend == "cuda_int8"
-                  else Float8DynamicActivationFloat8WeightConfig())
+                  else Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()))
         quantize_(net, config)
-        low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic)"
+        low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic, per row)"
         for name, mod in net.named_modules():
             if isinstance(mod, nn.Linear):
-                rows.append(CoverageRow(name, "Linear", low, "torchao quantize_"))
+                # torchao leaves layers it cannot run (odd shapes) as they were: read what it did
+                done = type(mod.weight).__name__ not in ("Parameter", "Tensor")
+                rows.append(CoverageRow(name, "Linear", low if done else "bf16 (fallback)",
+                                        "torchao quantize_" if done else
+                                        f"torchao left it unquantized (shape {tuple(mod.weight.shape)})"))
             elif isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
                 rows.append(CoverageRow(name, type(mod).__name__, "bf16 (fallback)",
                                         "torchao's int8/fp8 configs quantize Linear layers only"))

@@ -23,7 +23,7 @@ DETAIL = {
     "cuda_fp16": "torch.autocast(cuda, float16) of the FP model",
     "cuda_bf16": "torch.autocast(cuda, bfloat16) of the FP model",
     "cuda_int8": "torchao Int8DynamicActivationInt8WeightConfig on Linear layers, bf16 elsewhere",
-    "cuda_fp8": "torchao Float8DynamicActivationFloat8WeightConfig on Linear layers, bf16 elsewhere",
+    "cuda_fp8": "torchao Float8DynamicActivationFloat8WeightConfig(PerRow) on Linear layers, bf16 elsewhere",
 }
 
 

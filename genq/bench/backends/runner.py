@@ -31,11 +31,11 @@ class BackendNetwork(nn.Module):
         self.fn, self.wrap_sample, self.device = fn, wrap_sample, device
 
     def forward(self, *args: torch.Tensor):
-        if self.device != "cpu":
-            args = tuple(a.to(self.device) for a in args)
-        out = self.fn(*args).float()
-        if self.device != "cpu":
-            out = out.cpu()
+        # A sampler that already runs on the backend's device (the noise was put there) pays
+        # no copies; one running on the CPU gets its outputs back on the CPU.
+        source = args[0].device
+        args = tuple(a.to(self.device) for a in args)
+        out = self.fn(*args).float().to(source)
         return SimpleNamespace(sample=out) if self.wrap_sample else out
 
 
