@@ -25,12 +25,17 @@ from genq.models.base import GeneratorAdapter
 def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
+    from genq.bench.allocator import allocator_state, pin_allocator
+
+    if getattr(b, "pin_allocator", True):
+        pin_allocator()
+    allocator = allocator_state()       # a pin earlier in the process stays in force
     if getattr(b, "backend", "fake-quant") != "fake-quant":
         from genq.config_bench import check_bench
 
         check_bench(b)
         with _threads(getattr(b, "threads", None)):
-            return measure_real(fp, qmodel, b, noise)
+            return {**measure_real(fp, qmodel, b, noise), "allocator": allocator}
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
     speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
@@ -39,7 +44,8 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                              "model_bytes_fp": model_bytes(fp.network),
                              "model_bytes": model_bytes(fp.network),
                              "timing": f"median of {b.repeats} repeats after {b.warmup} warm-up, "
-                                       f"batch {len(bench_noise)}, FP timed in the same process"}
+                                       f"batch {len(bench_noise)}, FP timed in the same process",
+                             "allocator": allocator}
     if qmodel is not None:
         t_q = time_call(lambda: qmodel.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup,
                         b.repeats)
