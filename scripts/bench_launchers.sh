@@ -4,6 +4,8 @@
 #   smoke: the issue's 4-run smoke sweep (runs of 0.2-0.5 s; each joblib worker re-imports
 #          torch/diffusers/metrics, about 4 s, which sequential pays once);
 #   real:  the embedded models, 200 samples per run (runs of 5-20 s).
+# and a 1-run smoke sweep (sequential): a floor for any launcher on the smoke sweep, since
+# every launcher must at least start a process, import the stack and finish one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -19,3 +21,6 @@ for name in smoke real; do
     echo "$name $launcher: $(echo "$(date +%s.%N) - $start" | bc) s"
   done
 done
+start=$(date +%s.%N)
+.venv/bin/genq -m experiment=smoke model=dcgan_digits quant=w8a8 logger=none hydra.sweep.dir="$tmp/one" > "$tmp/one.log" 2>&1
+echo "smoke, 1 run (floor for any launcher): $(echo "$(date +%s.%N) - $start" | bc) s"
