@@ -199,6 +199,16 @@ def register_configs() -> None:
         cs.store(group=group, name=f"{group}_schema", node=node)
 
 
+def compose_config(*overrides: str, config_name: str = "config", return_hydra_config: bool = False) -> Any:
+    """The config genq would run with these command-line overrides, composed outside a Hydra
+    app (scripts, tests, notebooks); with the ``hydra`` node when ``return_hydra_config``."""
+    from hydra import compose, initialize_config_module
+
+    register_configs()
+    with initialize_config_module("genq.configs", version_base="1.3"):
+        return compose(config_name, overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+
 def _check_bits(key: str, bits: Optional[int]) -> None:
     lo, hi = BITS_RANGE
     if bits is not None and not lo <= bits <= hi:

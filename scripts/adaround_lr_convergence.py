@@ -8,20 +8,16 @@ measurement behind quant.reconstruction.lr's default (docs/ptq_methods.md).
 from __future__ import annotations
 
 import torch
-from hydra import compose, initialize_config_module
 
-from genq.config import register_configs
+from genq.config import compose_config
 from genq.models.registry import load_generator
 from genq.quant.ptq_pipeline import run_ptq
 
 
 def main() -> None:
-    register_configs()
     for lr in (0.01, 0.05):
-        with initialize_config_module("genq.configs", version_base="1.3"):
-            cfg = compose("config", overrides=["model=dcgan_digits", "quant=w4a8_brecq",
-                                               f"quant.reconstruction.lr={lr}",
-                                               "quant.reconstruction.progress=false"])
+        cfg = compose_config("model=dcgan_digits", "quant=w4a8_brecq", f"quant.reconstruction.lr={lr}",
+                             "quant.reconstruction.progress=false")
         torch.manual_seed(cfg.seed)
         fp = load_generator(cfg.model)
         info = run_ptq(fp, cfg.quant, cfg.seed).info["reconstruction"]

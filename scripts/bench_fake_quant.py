@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hydra import compose, initialize_config_module
-
 from genq.bench import device_name, time_call
-from genq.config import register_configs
+from genq.config import compose_config
 from genq.models import load_generator
 from genq.quant import quantize_
 
@@ -29,12 +27,10 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=11)
     args = parser.parse_args()
-    register_configs()
     print(f"device: {device_name()}; recipe {args.recipe}; batch {args.batch}; median of {args.repeats}")
     ok = True
     for model in ("dcgan_digits", "ddpm_digits"):
-        with initialize_config_module("genq.configs", version_base="1.3"):
-            cfg = compose("config", overrides=[f"model={model}", f"quant={args.recipe}"])
+        cfg = compose_config(f"model={model}", f"quant={args.recipe}")
         fp = load_generator(cfg.model)
         q = fp.clone()
         quantize_(q.network, cfg.quant, calib=fp.calibration_inputs(

@@ -25,29 +25,18 @@ from pathlib import Path
 warnings.filterwarnings("ignore")
 
 
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-
-    from genq.config import register_configs
-
-    register_configs()
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        return hydra_compose("config", overrides=overrides)
-
-
 def run_one(model: str, recipe: str, bench: str, extra: list[str]) -> dict:
     from omegaconf import OmegaConf
 
     from genq.bench.speed import measure_speed
-    from genq.config import validate
+    from genq.config import compose_config, validate
     from genq.errors import GenqError
     from genq.models import load_generator
     from genq.quant.pipeline import quantize_adapter
     from genq.run import describe_quant
     from genq.tracking.env import environment
 
-    cfg = compose([f"model={model}", f"quant={recipe}", f"bench={bench}", "logger=none", *extra])
+    cfg = compose_config(f"model={model}", f"quant={recipe}", f"bench={bench}", "logger=none", *extra)
     validate(cfg)
     record = {"schema": 1, "run_id": f"{model}-{recipe}-{bench}", "experiment": "kernels", "model": model,
               "quant": describe_quant(cfg.quant), "config": OmegaConf.to_container(cfg, resolve=True),

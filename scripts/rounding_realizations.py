@@ -30,16 +30,6 @@ from pathlib import Path
 import torch
 
 
-def compose_model(name: str):
-    from hydra import compose, initialize_config_module
-
-    from genq.config import register_configs
-
-    register_configs()
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        return compose("config", overrides=[f"model={name}", "logger=none"]).model
-
-
 def quantize(w: torch.Tensor, bits: int, granularity: str, how: str, gen: torch.Generator | None) -> torch.Tensor:
     from genq.quant.primitives import choose_qparams, qrange
 
@@ -63,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from genq.bench import device_name
+    from genq.config import compose_config
     from genq.models import load_generator
 
-    fp = load_generator(compose_model(a.model))
+    fp = load_generator(compose_config(f"model={a.model}", "logger=none").model)
     noise = fp.make_noise(a.samples, 0)
     ref = fp.sample(noise, a.samples)
     work = fp.clone()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-from hydra import compose, initialize_config_module
 
-from genq.config import register_configs
+from genq.config import compose_config
 from genq.models import load_generator
 from genq.quant.granularity import PerChannel
 from genq.quant.primitives import fake_quantize_tensor
@@ -24,9 +23,7 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=8)
     parser.add_argument("--model", default="ddpm_digits")
     args = parser.parse_args()
-    register_configs()
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        cfg = compose("config", overrides=[f"model={args.model}"])
+    cfg = compose_config(f"model={args.model}")
     network = load_generator(cfg.model).network
     totals = {"per_tensor": [0.0, 0.0], "per_channel": [0.0, 0.0]}
     for module in network.modules():

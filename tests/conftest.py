@@ -19,15 +19,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def compose(*overrides: str, config_name: str = "config", return_hydra_config: bool = False):
     """The composed config genq would run with these command-line overrides (with the
     ``hydra`` node too when ``return_hydra_config``: sweeper params, run mode)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
+    from genq.config import compose_config
 
-    from genq.config import register_configs
-
-    register_configs()
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        return hydra_compose(config_name, overrides=list(overrides),
-                             return_hydra_config=return_hydra_config)
+    return compose_config(*overrides, config_name=config_name, return_hydra_config=return_hydra_config)
 
 
 @pytest.fixture

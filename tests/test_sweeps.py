@@ -99,11 +99,7 @@ def test_offline_wandb_run_reads_back_with_wandb_leet(tmp_path):
     ("slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
 ])
 def test_launchers_compose(launcher, target):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        cfg = hydra_compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    cfg = compose(f"hydra/launcher={launcher}", return_hydra_config=True)
     assert cfg.hydra.launcher._target_ == target
     if launcher == "slurm":
         assert cfg.hydra.launcher.gpus_per_node == 1

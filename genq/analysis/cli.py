@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_module
 
 from genq.analysis import figures
 from genq.analysis.classifier_vs_generator import classifier_kept, generator_kept
@@ -24,7 +23,7 @@ from genq.analysis.latents import error_by_latent_norm
 from genq.analysis.sensitivity import layer_sensitivity, layer_sqnr
 from genq.analysis.timesteps import activation_ranges_by_timestep, range_drift
 from genq.analysis.trajectory import trajectory_error
-from genq.config import register_configs
+from genq.config import compose_config
 from genq.data import load_digits
 from genq.errors import GenqError
 from genq.metrics import extract, load_feature_extractor
@@ -49,13 +48,11 @@ def write_rows(rows: list[dict[str, Any]], base: Path) -> None:
 
 
 def _cfg(model: str, recipe: str):
-    with initialize_config_module("genq.configs", version_base="1.3"):
-        return compose("config", overrides=[f"model={model}", f"quant={recipe}"])
+    return compose_config(f"model={model}", f"quant={recipe}")
 
 
 def analyze(models: list[str], recipes: list[str], out: Path, n_samples: int, level: str | None,
             seed: int = 0) -> dict[str, Any]:
-    register_configs()
     out.mkdir(parents=True, exist_ok=True)
     extractor = load_feature_extractor("digits_classifier")
     train, test = load_digits("train"), load_digits("test")

@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from genq.config import register_configs
 from genq.data import load_digits
 from genq.errors import GenqError
-from genq.models.checkpoint import save_checkpoint
 from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
 from genq.models.gan import GANAdapter

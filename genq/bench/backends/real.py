@@ -4,7 +4,6 @@ autocast/torchao model from the FP one), each as an adapter that samples like th
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
