@@ -42,6 +42,18 @@ def quantize(w: torch.Tensor, bits: int, granularity: str, how: str, gen: torch.
     return x.clamp(qmin, qmax) * scale
 
 
+def db(mse: float) -> float:
+    """PSNR of images in [-1, 1] (peak-to-peak 2, so peak^2 = 4) for a mean squared error."""
+    return float(10 * torch.log10(torch.tensor(4.0 / mse)))
+
+
+@torch.no_grad()
+def set_weights(layers, make) -> None:
+    """Give every layer the weight ``make(name)``."""
+    for n, m in layers:
+        m.weight.data.copy_(make(n))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="ddpm_digits")
@@ -64,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     original = {n: m.weight.data.clone() for n, m in layers}
     rows = []
     start = time.perf_counter()
+    a.out.mkdir(parents=True, exist_ok=True)
     if a.per_layer:
         return per_layer(work, layers, original, noise, ref, a, start)
     for bits in a.bits:
@@ -74,11 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 values = []
                 for seed in seeds:
                     gen = None if seed is None else torch.Generator().manual_seed(seed)
-                    with torch.no_grad():
-                        for n, m in layers:
-                            m.weight.data.copy_(quantize(original[n], bits, granularity, how, gen))
-                    x = work.sample(noise, a.samples)
-                    values.append(float(10 * torch.log10(4.0 / (x - ref).pow(2).mean())))
+                    set_weights(layers, lambda n: quantize(original[n], bits, granularity, how, gen))
+                    values.append(db(float((work.sample(noise, a.samples) - ref).pow(2).mean())))
                 result[how] = values
             rows.append(result)
             sr = result["stochastic"]
@@ -88,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"model": a.model, "samples": a.samples, "seeds": a.seeds, "device": device_name(),
             "wall_s": round(time.perf_counter() - start, 1), "quantized": "Conv2d and Linear weights, symmetric "
             "min-max int grid; activations FP", "metric": "PSNR (dB) of samples vs FP samples from the same noise"}
-    a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "rounding_realizations.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     md = [f"# Weight rounding realizations: {a.model}, weights only, PSNR vs FP (dB, {a.samples} samples)", "",
           f"Command: `.venv/bin/python scripts/rounding_realizations.py`; {meta['device']}; {meta['wall_s']} s.", "",
@@ -109,23 +118,16 @@ def per_layer(work, layers, original, noise, ref, a, start: float) -> int:
     def mse() -> float:
         return float((work.sample(noise, a.samples) - ref).pow(2).mean())
 
-    def db(m: float) -> float:
-        return float(10 * torch.log10(torch.tensor(4.0 / m)))
-
     out = {}
     for granularity in ("per_tensor", "per_channel"):
+        quantized = {n: quantize(original[n], 8, granularity, "rtn", None) for n, _ in layers}
         single = {}
-        with torch.no_grad():
-            for n, m in layers:
-                m.weight.data.copy_(quantize(original[n], 8, granularity, "rtn", None))
-                single[n] = mse()
-                m.weight.data.copy_(original[n])
-            for n, m in layers:
-                m.weight.data.copy_(quantize(original[n], 8, granularity, "rtn", None))
+        for name, _ in layers:
+            set_weights(layers, lambda n: quantized[n] if n == name else original[n])
+            single[name] = mse()
+        set_weights(layers, lambda n: quantized[n])
         joint = mse()
-        with torch.no_grad():
-            for n, m in layers:
-                m.weight.data.copy_(original[n])
+        set_weights(layers, lambda n: original[n])
         out[granularity] = {"single_layer_psnr": {n: db(v) for n, v in single.items()},
                             "sum_of_single_layer_mse_as_psnr": db(sum(single.values())), "joint_psnr": db(joint)}
         print(f"W8 {granularity}: single layers added {out[granularity]['sum_of_single_layer_mse_as_psnr']:.2f} dB, "
