@@ -2,10 +2,10 @@
 
 glibc's malloc serves large blocks with ``mmap`` and gives freed memory back to the OS, so a
 model that allocates and frees its activations on every call page-faults them back in, again
-and again. How much depends on what else the process holds: measured on this project's
-machine (AMD EPYC, 2 threads), the digits DDPM's FP32 eager sampling took 14 ms/image when
-timed beside the int8 model alone and 21-22 ms beside three more variants, while the int8
-model went from 7.4 to 9 ms. ``mallopt`` with a fixed 32 MiB mmap threshold and a
+and again, by an amount that varies between processes: on this project's machine (AMD EPYC,
+2 threads) the digits DDPM's FP32 eager sampling took 17.3-18.7 ms/image in four processes
+with the default and 14.0-15.0 pinned in three of four (``scripts/allocator_effect.sh``), while int8 barely
+moved. ``mallopt`` with a fixed 32 MiB mmap threshold and a
 2 GiB trim threshold (``mallopt`` takes a C int) removes that artefact for every variant alike (the
 same reason PyTorch's CPU tuning guides preload jemalloc or tcmalloc). Our own code, since no
 library sets glibc's malloc parameters from Python.
