@@ -108,6 +108,11 @@ class LayerOverride:
 class QuantConfig:
     recipe: str = "fp32"                        # the config file's name, recorded as is
     method: str = "fp"                          # fp | ptq | qat
+    # everything the quantizer draws (calibration noise, timestep draws, reconstruction
+    # batches and rounding init, QAT data and init, observer subsampling); the top-level
+    # ``seed`` draws only the evaluation noise bank. Sub-seeds (calibration.seed,
+    # reconstruction.seed) are offsets added to it. Vary both: seed=0,1,2 quant.seed='${seed}'
+    seed: int = 0
     w_bits: Optional[int] = None                # null = weights stay FP
     a_bits: Optional[int] = None                # null = activations stay FP
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
@@ -154,8 +159,11 @@ class MetricsConfig:
     compute_ssim: bool = True
     compute_is: bool = False                     # Inception Score from the extractor's logits
     is_splits: int = 10
-    compute_pr: bool = False                     # precision/recall, Kynkaanniemi et al. 2019
-    pr_k: int = 3
+    # precision/recall (Kynkaanniemi et al. 2019) and density/coverage (Naeem et al. 2020)
+    compute_pr: bool = True
+    pr_k: int = 5                                # nearest neighbours of the balls (prdc's default)
+    # bootstrap resamples of the generated set behind each metric's "_ci95" interval; 0: off
+    bootstrap: int = 200
     cache_reference: bool = True                 # real-image statistics under $GENQ_CACHE/stats
 
 

@@ -32,7 +32,7 @@ def _hydra_context() -> tuple[Path, str | None]:
 
 def describe_quant(q: DictConfig) -> dict[str, Any]:
     """The record's ``quant`` section: the recipe's name and every setting that shaped it."""
-    fields = ("recipe", "method", "w_bits", "a_bits", "granularity", "group_size", "w_symmetric",
+    fields = ("recipe", "method", "seed", "w_bits", "a_bits", "granularity", "group_size", "w_symmetric",
               "a_symmetric", "a_granularity", "observer", "w_observer", "attn_bits", "softmax_bits",
               "first_last")
     info: dict[str, Any] = {k: q[k] for k in fields}
@@ -60,6 +60,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
     from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
+    from genq.models.sample_cache import cached_fp_samples, sample_key
     from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
     from genq.tracking import paired_grid, save_grid, write_json_atomic
@@ -89,17 +90,20 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
     quant_info = describe_quant(q)
-    outcome = quantize_adapter(fp, q, cfg.seed, run_dir)
+    outcome = quantize_adapter(fp, q, q.seed, run_dir)
     qmodel = outcome.model if outcome else None
     report = outcome.report if outcome else None
     if outcome:
         quant_info.update(outcome.info)
 
     # Each process samples its shard of the noise bank; every process gets all the images.
-    fp_images = dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise)
+    key = sample_key(m, cfg.data, cfg.seed, mc.n_samples, device, dist.world_size)
+    fp_images, fp_reused = cached_fp_samples(
+        key, lambda: dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise))
     q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise) if qmodel else None
     metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
                         device=device, dist=dist)
+    metrics["fp_samples"] = "reused from an earlier job of this process" if fp_reused else "sampled"
     if fp.family == "diffusion":
         metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
         if getattr(fp, "guidance_scale", None) is not None:

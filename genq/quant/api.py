@@ -110,7 +110,7 @@ def _weight_granularity(config: Any, mod: nn.Module, name: str, out_axis: int) -
 
 def _observer_options(config: Any) -> dict[str, Any]:
     return {"percentile": config.percentile, "averaging_constant": config.ema_averaging,
-            "grid": config.mse_grid}
+            "grid": config.mse_grid, "seed": getattr(config, "seed", 0)}
 
 
 def _activation_quantizer(config: Any, bits: int, name: str, token_axis: int | None,

@@ -5,6 +5,7 @@ statistics. ``docs/ptq_methods.md`` describes the methods and their knobs."""
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -73,8 +74,19 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
         layout["timestep_quantizers"] = use_timestep_quantizers(network, ctx)
 
 
+def with_quant_seed(q: Any, seed: int) -> Any:
+    """A copy of ``q`` whose sub-seeds (timestep draws, reconstruction batches and rounding
+    init) are offset by the run's ``quant.seed``: seed 0 keeps them as configured."""
+    q = copy.deepcopy(q)
+    q.calibration.seed = q.calibration.seed + seed
+    q.reconstruction.seed = q.reconstruction.seed + seed
+    return q
+
+
 def run_ptq(fp: GeneratorAdapter, q: Any, seed: int) -> QuantOutcome:
+    """PTQ of a clone of ``fp``; ``seed`` (``quant.seed``) draws everything the quantizer draws."""
     check_ptq_methods(fp, q)
+    q = with_quant_seed(q, seed)
     r = q.reconstruction
     static = quantizes_activations_statically(q)
     needs_data = static or r.method != "none" or r.bias_correction or r.bn_reestimate
