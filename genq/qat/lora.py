@@ -22,28 +22,30 @@ from genq.quant.modules import QuantMixin
 class LoRADelta(nn.Module):
     """``W -> W + scaling * (B @ A).view(W.shape)``; weight viewed as (dim 0, the rest)."""
 
-    def __init__(self, weight_shape: torch.Size, rank: int, alpha: float) -> None:
+    def __init__(self, weight_shape: torch.Size, rank: int, alpha: float,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         rows, cols = weight_shape[0], math.prod(weight_shape[1:])
         rank = min(rank, rows, cols)
         self.A = nn.Parameter(torch.empty(rank, cols))
         self.B = nn.Parameter(torch.zeros(rows, rank))       # zero: the update starts at 0
-        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5), generator=generator)
         self.scaling = alpha / rank
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight + self.scaling * (self.B @ self.A).view(weight.shape)
 
 
-def add_lora(module: nn.Module, rank: int, alpha: float | None = None) -> list[str]:
+def add_lora(module: nn.Module, rank: int, alpha: float | None = None, seed: int = 0) -> list[str]:
     """Give every quantized layer with a weight quantizer a LoRA update of ``rank``; returns
-    the layer names. Base weights are frozen."""
+    the layer names. Base weights are frozen; the A factors are drawn from ``seed``."""
     names = []
+    generator = torch.Generator().manual_seed(int(seed))
     for name, mod in module.named_modules():
         if isinstance(mod, QuantMixin) and mod.weight_quantizer is not None:
             mod.weight.requires_grad_(False)
             parametrize.register_parametrization(mod, "weight",
-                                                 LoRADelta(mod.weight.shape, rank, alpha or rank))
+                                                 LoRADelta(mod.weight.shape, rank, alpha or rank, generator))
             names.append(name)
     return names
 

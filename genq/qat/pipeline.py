@@ -60,13 +60,14 @@ def set_training(network: nn.Module, training: bool) -> None:
             m.training = training
 
 
-def prepare(student: GeneratorAdapter, q: Any, calib: list[tuple] | None) -> dict[str, Any]:
-    """PTQ-initialise ``student.network`` and make its quantizers (and optionally LoRA) trainable."""
+def prepare(student: GeneratorAdapter, q: Any, calib: list[tuple] | None, seed: int = 0) -> dict[str, Any]:
+    """PTQ-initialise ``student.network`` and make its quantizers (and optionally LoRA, drawn
+    from ``seed``) trainable."""
     report = quantize_(student.network, q, calib=calib)
     qat = q.qat
     net = student.network
     net.requires_grad_(False)
-    lora = add_lora(net, qat.lora_rank, qat.lora_alpha) if qat.lora_rank else []
+    lora = add_lora(net, qat.lora_rank, qat.lora_alpha, seed + 4) if qat.lora_rank else []
     learnable = make_learnable(net, learn_offset=qat.lsq_plus, use_grad_scale=qat.grad_scale)
     if not learnable and not lora:
         raise GenqError("quant.method=qat found no static quantizer to learn (dynamic activations "
@@ -173,7 +174,7 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
     calib_noise = fp.make_noise(q.calib_samples, seed + 1)      # the same data PTQ calibrates on
     calib = fp.calibration_inputs(calib_noise, q.calib_batch_size)
     calibration_s = time.perf_counter() - t0
-    prepared = prepare(student, q, calib if static else None)
+    prepared = prepare(student, q, calib if static else None, seed)
     prepare_s, prepare_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     if fp.family == "gan":
         train_inputs, source = calib, "fresh N(0, I) latents every step"
