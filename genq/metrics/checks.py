@@ -23,6 +23,9 @@ def validate_metrics(m: Any) -> None:
                      ("pr_k", 1)):
         if getattr(m, key) < low:
             raise GenqError(f"metrics.{key}={getattr(m, key)} is too small; accepted: {low} or more.")
+    if m.bootstrap < 0 or 0 < m.bootstrap < 20:
+        raise GenqError(f"metrics.bootstrap={m.bootstrap} resamples cannot bound a 95% interval; "
+                        "accepted: 0 (no intervals) or 20 or more (200 is the default).")
     if m.compute_is and m.is_splits > m.n_samples:
         raise GenqError(f"metrics.is_splits={m.is_splits} is more than metrics.n_samples={m.n_samples}; "
                         "accepted: at most one split per sample (papers: 10 splits of 50000).")

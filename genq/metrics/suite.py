@@ -111,7 +111,8 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
     from genq.metrics.features import extract_all
     from genq.metrics.lpips import lpips_distance
     from genq.metrics.paired import ssim
-    from genq.metrics.precision_recall import knn_radii, precision_recall
+    from genq.metrics import bootstrap as boot
+    from genq.metrics.prdc import knn_radii, prdc
     from genq.metrics.reference import reference_stats
 
     mc = metrics_cfg
@@ -143,6 +144,8 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         if n_ref > n:   # equal set sizes, as in Kynkaanniemi et al.: a seeded subset of the real ones
             pr_real = ref.features[torch.randperm(n_ref, generator=torch.Generator().manual_seed(seed))[:n]]
         pr_radii = knn_radii(pr_real, mc.pr_k)
+    # One draw of resampling counts for every metric: the FP/quantized pairs stay paired.
+    counts = boot.resample_counts(n, mc.bootstrap, seed) if mc.bootstrap else None
 
     def per_set(images: torch.Tensor, suffix: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         emb = dist.map(lambda x: extract_all(extractor, x, mc.batch_size, logits=mc.compute_is), images)
@@ -152,11 +155,16 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         else:
             m = {f"fid{suffix}": fid_from_features(ref.features, emb["features"])}
         m[f"kid{suffix}"], m[f"kid{suffix}_std"] = kid(ref.features, emb["features"])
+        if counts is not None:
+            m[f"fid{suffix}_ci95"] = boot.interval(m[f"fid{suffix}"], lambda: boot.fid_replicates(
+                ref.features, emb["features"], counts), floor=0.0)
+            m[f"kid{suffix}_ci95"] = boot.interval(m[f"kid{suffix}"], lambda: boot.kid_replicates(
+                ref.features, emb["features"], counts))
         if mc.compute_is:
             m[f"is{suffix}"], m[f"is{suffix}_std"] = inception_score(emb["logits"], mc.is_splits, seed)
         if mc.compute_pr:
-            m[f"precision{suffix}"], m[f"recall{suffix}"] = precision_recall(
-                pr_real, emb["features"], mc.pr_k, real_radii=pr_radii)
+            m.update({f"{key}{suffix}": value for key, value in
+                      prdc(pr_real, emb["features"], mc.pr_k, real_radii=pr_radii).items()})
         return m, emb
 
     out, emb_fp = per_set(fp, "_fp")
@@ -178,6 +186,13 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         # Identical pairs have infinite PSNR; the mean is over the pairs that differ.
         out["psnr_vs_fp"] = float(finite.mean()) if len(finite) else None
         out["identical_to_fp"] = int((~torch.isfinite(per_image)).sum())
+        if counts is not None:
+            out["qfid_ci95"] = boot.interval(out["qfid"], lambda: boot.paired_fid_replicates(
+                emb_fp["features"], emb_q["features"], counts), floor=0.0)
+            out["lpips_vs_fp_ci95"] = boot.interval(out["lpips_vs_fp"], lambda: boot.mean_replicates(
+                pairs, counts))
+            out["psnr_vs_fp_ci95"] = boot.interval(out["psnr_vs_fp"], lambda: boot.mean_replicates(
+                per_image, counts))
         if mc.compute_ssim:
             per_pair = ssim(quantized, fp)
             if per_pair is not None:
@@ -203,5 +218,8 @@ def score_run(metrics_cfg: Any, real: torch.Tensor, fp: torch.Tensor, quantized:
         out["is_splits"] = mc.is_splits
     if mc.compute_pr:
         out["pr_k"], out["pr_n_real"] = mc.pr_k, int(pr_real.shape[0])
+    if counts is not None:
+        out["ci95_method"] = (f"centred percentile bootstrap, {mc.bootstrap} resamples of the "
+                              f"{n} generated samples (seed {seed}); reference features fixed")
     out["scoring_s"] = round(time.perf_counter() - start, 3)
     return out

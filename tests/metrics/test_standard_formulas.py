@@ -14,9 +14,9 @@ import torch
 from conftest import compose
 from genq.config import validate
 from genq.errors import GenqError
-from genq.metrics import frechet_distance, inception_score, precision_recall, ssim
+from genq.metrics import frechet_distance, inception_score, prdc, ssim
 from genq.metrics.distribution import fidelity_fid, fidelity_kid, fidelity_statistics
-from genq.metrics.precision_recall import knn_radii
+from genq.metrics.prdc import knn_radii
 
 
 def _features(n, d, seed=0, shift=0.0, scale=1.0):
@@ -88,20 +88,24 @@ def test_knn_radii_brute_force():
 
 @pytest.mark.parametrize("shift", [0.0, 0.7])
 def test_precision_recall_equals_torch_fidelity(shift):
+    """prdc's strict '<' and torch-fidelity's '<=' agree where no distance ties a radius."""
     from torch_fidelity.metric_prc import calculate_precision_recall_full
 
     real, fake = _features(300, 64, seed=0), _features(250, 64, seed=1, shift=shift, scale=0.8)
     theirs = calculate_precision_recall_full(fake, real, neighborhood=3)
-    assert precision_recall(real, fake, k=3) == pytest.approx(theirs, abs=0)
+    ours = prdc(real, fake, nearest_k=3)
+    assert (ours["precision"], ours["recall"]) == pytest.approx(theirs, abs=1e-7)   # theirs: float32
     # blocked and with precomputed real radii: the same
-    assert precision_recall(real, fake, 3, real_radii=knn_radii(real, 3), block=64) == pytest.approx(theirs, abs=0)
+    blocked = prdc(real, fake, 3, real_radii=knn_radii(real, 3), block=64)
+    assert (blocked["precision"], blocked["recall"]) == pytest.approx(theirs, abs=1e-7)
 
 
 def test_precision_recall_of_identical_sets_is_one_and_drops_for_a_narrow_set():
     real = _features(200, 16, seed=0)
-    assert precision_recall(real, real.clone()) == (1.0, 1.0)
-    precision, recall = precision_recall(real, 0.2 * _features(200, 16, seed=1))   # mode collapse
-    assert precision > 0.9 and recall < 0.5
+    same = prdc(real, real.clone())
+    assert (same["precision"], same["recall"], same["coverage"]) == (1.0, 1.0, 1.0)
+    narrow = prdc(real, 0.2 * _features(200, 16, seed=1))   # mode collapse
+    assert narrow["precision"] > 0.9 and narrow["recall"] < 0.5
 
 
 # --- SSIM --------------------------------------------------------------------------------------
@@ -178,7 +182,7 @@ def test_standard_config_composes_and_bad_values_fail_clearly():
     validate(cfg)
     m = cfg.metrics
     assert (m.feature_extractor, m.lpips_net, m.implementation) == ("inception", "alex", "torch_fidelity")
-    assert m.compute_is and m.compute_pr and m.pr_k == 3 and m.is_splits == 10
+    assert m.compute_is and m.compute_pr and m.pr_k == 5 and m.is_splits == 10
     for override, match in (("metrics.lpips_net=resnet", "metrics.lpips_net='resnet'"),
                             ("metrics.is_splits=20", "metrics.is_splits=20"),
                             ("metrics.lpips_resize=16", "metrics.lpips_resize=16"),
@@ -208,7 +212,8 @@ def test_digits_score_run_reproduces_the_previous_suite_exactly(tmp_path, monkey
             new = score_run(mc, real, fp, quantized, seed=0, data_key={"dataset": "digits"})
             assert {k: new[k] for k in old} == old                # bit for bit, cached or not
             sources.append(new["reference_stats"])
-        assert "is" not in new and "precision" not in new       # not computed: absent
+        assert "is" not in new                                  # not computed: absent
+        assert {"precision", "recall", "density", "coverage", "fid_ci95"} <= set(new)
         assert ("ssim_vs_fp" in new) == (quantized is not None)
     assert sources == ["computed", "cache", "cache", "cache"]
 
@@ -227,5 +232,5 @@ def test_digits_is_and_precision_recall_from_the_classifier(tmp_path, monkeypatc
     bad = score_run(mc, real, noise, None, seed=0, data_key={"dataset": "digits"})
     # noise collapses to one spot of the feature space: low IS, no recall
     assert good["is"] > bad["is"] and good["recall"] > 0.5 > bad["recall"]
-    assert good["pr_n_real"] == 50 and good["pr_k"] == 3 and good["is_splits"] == 10
+    assert good["pr_n_real"] == 50 and good["pr_k"] == 5 and good["is_splits"] == 10
     assert 1.0 <= good["is"] <= 10.0 and 0.0 <= good["recall"] <= 1.0

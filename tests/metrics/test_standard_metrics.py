@@ -202,7 +202,7 @@ def test_score_run_standard_end_to_end_and_reference_cache(torch_home, tmp_path,
     from genq.metrics.suite import load_metric_networks
 
     monkeypatch.setenv("GENQ_CACHE", str(tmp_path / "cache"))
-    mc = _standard("metrics.n_samples=4", "metrics.is_splits=2", "metrics.batch_size=4")
+    mc = _standard("metrics.n_samples=4", "metrics.is_splits=2", "metrics.batch_size=4", "metrics.pr_k=2")
     real, fp = _images(4, seed=6), _images(4, seed=7)
     q = (fp + 0.1 * _images(4, seed=8)).clamp(-1, 1)
     out = score_run(mc, real, fp, q, seed=0, data_key={"dataset": "test"})
