@@ -1,1 +1,1 @@
-"""Tables and figures from result records."""
+"""Tables and figures from result records, with runs aggregated over seeds."""
