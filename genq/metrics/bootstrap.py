@@ -5,8 +5,9 @@ recomputed on every resample.
 A resample is a vector of counts ``c`` (how often each generated sample was drawn), so
 every metric is a weighted statistic of features that are already at hand:
 - FID / FID FP: weighted mean and covariance of the generated features against the fixed
-  reference statistics; Tr sqrt(S_r S_g) = Tr sqrt(S_r^1/2 S_g S_r^1/2), with S_r^1/2 computed
-  once, so a resample costs one symmetric eigendecomposition (float64).
+  reference statistics; with S = F^T F, Tr sqrt(S_r S_g) is the nuclear norm of F_r F_g^T,
+  the reference factor computed once (float64; n x n matrices when n < D, so Inception's
+  2048 dimensions cost little at small n).
 - qFID: FP and quantized features resampled with the same counts (they are paired by noise).
 - KID: the unbiased MMD^2 with the cubic polynomial kernel on the whole sets, from kernel
   matrices computed once; pairs that are one sample drawn twice count as the diagonal.
@@ -48,45 +49,40 @@ def centred_interval(estimate: float, replicates: torch.Tensor, level: float = L
     return [low, high]
 
 
-def _weighted_stats(f: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and unbiased covariance of features ``f`` (n, D) drawn with counts ``w`` (n,)."""
+def _factor(f: torch.Tensor, w: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, F) of features ``f`` (n, D) drawn with counts ``w``: F^T F is their unbiased
+    covariance. F is the weighted centred rows (n x D) when n <= D, else the symmetric square
+    root of the covariance (D x D), whichever is smaller."""
+    w = torch.ones(f.shape[0], dtype=f.dtype) if w is None else w
     n = w.sum()
     mu = (w.unsqueeze(1) * f).sum(0) / n
-    centred = f - mu
-    sigma = (centred.T * w) @ centred / (n - 1)
-    return mu, sigma
+    rows = (f - mu) * (w / (n - 1)).sqrt().unsqueeze(1)
+    if rows.shape[0] <= rows.shape[1]:
+        return mu, rows
+    vals, vecs = torch.linalg.eigh(rows.T @ rows)
+    return mu, (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
 
-def _sqrtm_psd(sigma: torch.Tensor) -> torch.Tensor:
-    vals, vecs = torch.linalg.eigh(sigma)
-    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
-
-
-def _frechet(mu_a, sigma_a, sqrt_a, mu_b, sigma_b) -> float:
-    inner = sqrt_a @ sigma_b @ sqrt_a
-    tr_sqrt = torch.linalg.eigvalsh((inner + inner.T) / 2).clamp(min=0).sqrt().sum()
+def _frechet(mu_a: torch.Tensor, fac_a: torch.Tensor, mu_b: torch.Tensor, fac_b: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + Tr S_a + Tr S_b - 2 Tr sqrt(S_a S_b), with S = F^T F: the nonzero
+    eigenvalues of S_a S_b are the squared singular values of F_a F_b^T, so the trace of the
+    square root is that product's nuclear norm (exact, and small when n < D)."""
     diff = mu_a - mu_b
-    return float(diff @ diff + sigma_a.trace() + sigma_b.trace() - 2 * tr_sqrt)
+    tr_sqrt = torch.linalg.svdvals(fac_a @ fac_b.T).sum()
+    return float(diff @ diff + (fac_a ** 2).sum() + (fac_b ** 2).sum() - 2 * tr_sqrt)
 
 
 def fid_replicates(reference: torch.Tensor, generated: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """FID of each resample of ``generated`` against the fixed ``reference`` features."""
-    ref = reference.detach().double().cpu()
-    mu_r, sigma_r = ref.mean(0), torch.cov(ref.T)
-    sqrt_r = _sqrtm_psd(sigma_r)
+    mu_r, fac_r = _factor(reference.detach().double().cpu())
     g = generated.detach().double().cpu()
-    return torch.tensor([_frechet(mu_r, sigma_r, sqrt_r, *_weighted_stats(g, w)) for w in counts],
-                        dtype=torch.float64)
+    return torch.tensor([_frechet(mu_r, fac_r, *_factor(g, w)) for w in counts], dtype=torch.float64)
 
 
 def paired_fid_replicates(a: torch.Tensor, b: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """FID between ``a`` and ``b`` (paired rows) on each joint resample."""
     a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    out = []
-    for w in counts:
-        mu_a, sigma_a = _weighted_stats(a, w)
-        out.append(_frechet(mu_a, sigma_a, _sqrtm_psd(sigma_a), *_weighted_stats(b, w)))
-    return torch.tensor(out, dtype=torch.float64)
+    return torch.tensor([_frechet(*_factor(a, w), *_factor(b, w)) for w in counts], dtype=torch.float64)
 
 
 def _poly_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -22,9 +22,15 @@ def print_run_table(record: dict[str, Any]) -> None:
     label = q["recipe"].upper() if q["method"] != "fp" else "FP32"
     print(f"\n{record['model']} · {q['recipe']} ({q['method']}) · {m['n_samples']} samples · "
           f"features: {m['feature_extractor']}")
-    print(f"  {'':18s} {'FP32':>12s} {label:>12s}")
+    print(f"  {'':18s} {'FP32':>12s} {label:>12s}   {label + ' 95% CI (bootstrap)' if 'fid_ci95' in m else ''}")
     for name, fp_key, q_key in ROWS:
-        print(f"  {name:18s} {_fmt(m.get(fp_key) if fp_key else None):>12s} {_fmt(m.get(q_key)):>12s}")
+        ci = m.get(f"{q_key}_ci95")
+        ci_text = f"   [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+        print(f"  {name:18s} {_fmt(m.get(fp_key) if fp_key else None):>12s} {_fmt(m.get(q_key)):>12s}{ci_text}")
+    for name, a, b in (("precision / recall", "precision", "recall"), ("density / coverage", "density", "coverage")):
+        if a in m:
+            pair = lambda sfx: f"{_fmt(m.get(a + sfx), 3)} / {_fmt(m.get(b + sfx), 3)}"   # noqa: E731
+            print(f"  {name:18s} {pair('_fp'):>12s} {pair(''):>12s}")
     print(f"  {'ms / image':18s} {_fmt(s['latency_ms_per_image_fp']):>12s} "
           f"{_fmt(s['latency_ms_per_image']):>12s}   ({s['backend']}, {s['device']})")
     print(f"  {'model bytes':18s} {s['model_bytes_fp']:>12d} {s['model_bytes']:>12d}")
