@@ -110,10 +110,10 @@ def test_score_run_writes_every_interval_and_prdc_with_fp_twins(tmp_path, monkey
     from genq.metrics import score_run
 
     monkeypatch.setenv("GENQ_CACHE", str(tmp_path))
-    real = load_digits("train", 16, 0.2, 0).images[:300]
-    fp = load_digits("test", 16, 0.2, 0).images[:120]
+    real = load_digits("train", 16, 0.2, 0).images[:200]
+    fp = load_digits("test", 16, 0.2, 0).images[:60]
     q = (fp + 0.2 * torch.randn(fp.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
-    mc = compose_config("metrics.kid_subset_size=50", "metrics.kid_subsets=5", "metrics.bootstrap=50").metrics
+    mc = compose_config("metrics.kid_subset_size=30", "metrics.kid_subsets=5", "metrics.bootstrap=30").metrics
     out = score_run(mc, real, fp, q, seed=0, data_key={"dataset": "digits"})
     for name in ("fid", "fid_fp", "kid", "kid_fp", "qfid", "lpips_vs_fp", "psnr_vs_fp"):
         low, high = out[f"{name}_ci95"]
