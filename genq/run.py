@@ -153,6 +153,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 def main() -> None:
     """The ``genq`` command: ``--help`` is answered by :mod:`genq.cli_help` (Hydra's own help
     takes seconds), everything else by the Hydra app :func:`hydra_main`."""
+    from genq.cli_errors import plain_run
     from genq.cli_help import help_requested, render_help
 
     if help_requested(sys.argv[1:]):
@@ -163,7 +164,32 @@ def main() -> None:
         if text is not None:
             print(text)
             return
+    if plain_run(sys.argv[1:]):
+        check_command_line(sys.argv[1:])
     hydra_main()
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Compose and check the config of a plain run before Hydra sets up its run folder: a
+    composition error (typo, wrong type, unknown option) or a bad value answers in one
+    sentence, exit status 2, and nothing is written."""
+    from genq.cli_errors import composition_message
+    from genq.config import compose_config
+    from genq.data.checks import check_data_config
+    from genq.preflight import check_processes
+
+    try:
+        cfg = compose_config(*argv)
+    except Exception as err:  # noqa: BLE001 - Hydra/OmegaConf composition errors, said in one line
+        print(f"genq: error: {composition_message(err)}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        validate(cfg)
+        check_data_config(cfg.data)
+        check_processes(cfg.metrics)
+    except GenqError as err:
+        print(f"genq: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 @hydra.main(config_path="configs", config_name="config", version_base="1.3")
