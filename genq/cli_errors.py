@@ -47,8 +47,12 @@ def composition_message(err: BaseException) -> str:
     missing = re.search(r"Could not find '([^']+)'", text)
     if missing:
         group, _, option = missing.group(1).rpartition("/")
-        listed = text.split("Available options", 1)[-1].split("\n\n", 1)[0].splitlines()[1:]
-        options = [o.strip() for o in listed if o.strip() and not o.strip().endswith("_schema")]
+        options = []
+        for line in text.split("Available options", 1)[-1].splitlines()[1:]:
+            if not line.startswith("\t"):
+                break      # "Config search path:" follows the options
+            if not line.strip().endswith("_schema"):
+                options.append(line.strip())
         if group:
             return f"{group}={option} is not a config of group {group!r}; accepted: {', '.join(options)}."
         return f"config {missing.group(1)!r} does not exist; see genq --help for the groups and their options."
