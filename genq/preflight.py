@@ -28,6 +28,20 @@ def check_output_dir(run_dir: str | Path) -> None:
                         "(or hydra.sweep.dir=... with -m).") from err
 
 
+def check_output_parent(run_dir: str | Path) -> None:
+    """The run folder could be created: its nearest existing ancestor is a writable folder.
+    Checked before Hydra creates the folder (nothing is created here)."""
+    folder = Path(run_dir).expanduser().absolute()
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        why = "is a file, not a folder" if parent.exists() and not parent.is_dir() else "is not writable"
+        raise GenqError(f"output folder {str(folder)!r} cannot be created: {str(parent)!r} {why}; accepted: "
+                        "a folder genq may create and write, set with hydra.run.dir=... (or hydra.sweep.dir=... "
+                        "with -m).")
+
+
 def check_processes(metrics_cfg: Any, world_size: int | None = None) -> None:
     """``accelerate launch --num_processes N`` needs at least one sample per process."""
     n = int(os.environ.get("WORLD_SIZE", "1")) if world_size is None else world_size
@@ -39,6 +53,7 @@ def check_processes(metrics_cfg: Any, world_size: int | None = None) -> None:
 
 def preflight(cfg: Any, run_dir: str | Path | None = None) -> None:
     """All torch-free checks of one run, in the order a user would fix them."""
+    from genq.config_qat import check_qat_resume
     from genq.data.checks import check_data_config
 
     validate(cfg)
@@ -46,3 +61,4 @@ def preflight(cfg: Any, run_dir: str | Path | None = None) -> None:
     check_processes(cfg.metrics)
     if run_dir is not None:
         check_output_dir(run_dir)
+        check_qat_resume(cfg.quant, run_dir)

@@ -15,7 +15,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genq.config import register_configs, validate
 from genq.errors import GenqError
@@ -58,6 +58,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.bench.backends import CUDA_BACKENDS, check_cuda
     from genq.bench.speed import measure_speed
     from genq.compat import check_fits
+    from genq.models.integrity import check_finite
     from genq.distributed import DataParallel
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
     from genq.metrics import check_metric_weights, score_run
@@ -88,6 +89,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     check_data_config(cfg.data)                       # names, ranges, folders: before any model loads
     prompts = load_prompts(cfg.data)                  # text-to-image only ([] otherwise)
     fp = load_generator(m, device=device, prompts=prompts or None)
+    check_finite({"network": fp.network, "vae": getattr(fp, "vae", None)}, f"model={m.name}")
     # the model's images against the metrics' feature network, before any sampling
     compatibility = check_fits(fp.image_shape, cfg, latent=getattr(fp, "vae", None) is not None)
     channels, resolution = fp.image_shape[0], fp.image_shape[1]
@@ -176,10 +178,13 @@ def check_command_line(argv: list[str]) -> None:
     from genq.cli_errors import composition_message
     from genq.config import compose_config
     from genq.data.checks import check_data_config
-    from genq.preflight import check_processes
+    from genq.preflight import check_output_parent, check_processes
 
     try:
-        cfg = compose_config(*argv)
+        cfg = compose_config(*argv, return_hydra_config=True)
+        run_dir = cfg.hydra.run.dir
+        with open_dict(cfg):
+            del cfg["hydra"]
     except Exception as err:  # noqa: BLE001 - Hydra/OmegaConf composition errors, said in one line
         print(f"genq: error: {composition_message(err)}", file=sys.stderr)
         sys.exit(2)
@@ -187,6 +192,7 @@ def check_command_line(argv: list[str]) -> None:
         validate(cfg)
         check_data_config(cfg.data)
         check_processes(cfg.metrics)
+        check_output_parent(run_dir)
     except GenqError as err:
         print(f"genq: error: {err}", file=sys.stderr)
         sys.exit(2)
