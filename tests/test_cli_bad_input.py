@@ -69,7 +69,7 @@ def assert_refused(proc: subprocess.CompletedProcess, run_dir: Path, expected: s
     errors = [line for line in proc.stderr.splitlines() if line.startswith("genq: error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
     assert expected in errors[0], errors[0]
-    assert any(w in errors[0] for w in ("accepted", "needs", "must", " set ")), errors[0]   # what fits
+    assert any(w in errors[0] for w in ("accepted", "needs", "must", " set ", "look like", "expected")), errors[0]   # what fits
     assert not run_dir.exists() or not any(run_dir.iterdir()), sorted(run_dir.rglob("*"))
     return errors[0]
 
