@@ -168,7 +168,14 @@ def main() -> None:
             return
     if plain_run(sys.argv[1:]):
         check_command_line(sys.argv[1:])
-    hydra_main()
+    from genq.interrupts import Interrupted, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():   # also between a sweep's jobs, inside Hydra's own code
+            hydra_main()
+    except Interrupted as stop:
+        print(f"genq: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_status)
 
 
 def check_command_line(argv: list[str]) -> None:
