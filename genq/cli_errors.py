@@ -15,8 +15,17 @@ HYDRA_FLAGS = ("-m", "--multirun", "--cfg", "-c", "--info", "-i", "--hydra-help"
 
 
 def plain_run(argv: list[str]) -> bool:
-    """Whether ``argv`` asks for one run with overrides only (no Hydra flags)."""
-    return not any(arg.split("=")[0] in HYDRA_FLAGS for arg in argv)
+    """Whether ``argv`` asks for one run with overrides only: no Hydra flags and no sweep
+    values (``a,b``, ``range(...)``; a preset such as ``paper=...`` that turns on multirun is
+    seen after composing, see genq.run.check_command_line)."""
+    if any(arg.split("=")[0] in HYDRA_FLAGS for arg in argv):
+        return False
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        return not any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(argv))
+    except Exception:  # noqa: BLE001 - an unparsable override: composing says what is wrong
+        return True
 
 
 def _first_line(err: BaseException) -> str:

@@ -189,6 +189,8 @@ def check_command_line(argv: list[str]) -> None:
 
     try:
         cfg = compose_config(*argv, return_hydra_config=True)
+        if str(cfg.hydra.mode) == "RunMode.MULTIRUN" or cfg.hydra.mode == "MULTIRUN":
+            return            # a preset sweep (paper=...): each job checks its own config
         run_dir = cfg.hydra.run.dir
         with open_dict(cfg):
             del cfg["hydra"]
