@@ -252,8 +252,8 @@ def validate_quant(q: Any) -> None:
         raise GenqError(f"quant.method={q.method!r} needs quant.w_bits or quant.a_bits; "
                         "use quant=fp32 for the full-precision model.")
     if q.method == "fp" and any(b is not None for b in quantizes):
-        raise GenqError("quant.method='fp' quantizes nothing, but bits are set; use a PTQ recipe "
-                        "(e.g. quant=w8a8) or set quant.method=ptq.")
+        raise GenqError("quant.method='fp' quantizes nothing, but bits are set; accepted: a PTQ "
+                        "recipe (e.g. quant=w8a8), quant.method=ptq, or null bits.")
     if q.calib_samples < 1 or q.calib_batch_size < 1:
         raise GenqError(f"quant.calib_samples={q.calib_samples} and quant.calib_batch_size="
                         f"{q.calib_batch_size} must be at least 1.")

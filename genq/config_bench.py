@@ -8,11 +8,15 @@ low-precision kernels (genq.bench.backends) against FP baselines in the same pro
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
 from genq.errors import GenqError, check_choice
 
+CUDA_BACKENDS = ("cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
+CPU_BACKENDS = ("cpu_int8", "cpu_bf16", "cpu_fp16")
+BACKENDS = ("fake-quant",) + CPU_BACKENDS + CUDA_BACKENDS
 BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
 # On a GPU the other CUDA backends can be timed round-robin with the one asked for.
 CUDA_BASELINES = ("fp32_eager", "cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
@@ -37,9 +41,8 @@ class BenchConfig:
 
 
 def check_bench(b: "BenchConfig") -> None:
-    """Range and availability checks, before any model loads."""
-    from genq.bench.backends import BACKENDS, CUDA_BACKENDS, check_cuda
-
+    """Range checks, and a CUDA backend refused on a machine without an NVIDIA driver, before
+    torch or any model loads (``genq.bench.backends.cuda.check_cuda`` asks torch later)."""
     check_choice("bench.backend", b.backend, BACKENDS)
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
@@ -52,5 +55,20 @@ def check_bench(b: "BenchConfig") -> None:
                         f"{b.warmup}: batch_size and repeats must be >= 1, warmup >= 0.")
     if b.threads is not None and b.threads < 1:
         raise GenqError(f"bench.threads={b.threads} is not supported; accepted: null or >= 1.")
-    if b.backend in CUDA_BACKENDS:
+    if b.backend in CUDA_BACKENDS and "torch" in sys.modules:   # already paid for: torch's own view
+        from genq.bench.backends.cuda import check_cuda
+
         check_cuda(b.backend)
+    if b.backend in CUDA_BACKENDS and not nvidia_driver_present():
+        raise GenqError(f"bench.backend={b.backend!r} needs a CUDA GPU, but this machine has no NVIDIA "
+                        "driver (no /proc/driver/nvidia, no libcuda); use bench=cpu_int8 or bench=cpu_bf16 "
+                        "here.")
+
+
+def nvidia_driver_present() -> bool:
+    """Whether an NVIDIA driver is installed (cheap: no torch, no CUDA initialisation)."""
+    import ctypes.util
+    import os
+
+    return (os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+            or ctypes.util.find_library("cuda") is not None)

@@ -82,3 +82,50 @@ def validate_qat(qat: Any, family: str) -> None:
     if bad:
         raise GenqError(f"quant.qat.eval_at has step {bad[0]}; accepted: steps 0 (the PTQ start) to "
                         f"quant.qat.steps={qat.steps}.")
+
+
+def _plain(q: Any) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(q):
+        return OmegaConf.to_container(q, resolve=True)
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(q) if is_dataclass(q) else dict(q)
+
+
+def qat_fingerprint(q: Any, seed: int) -> str:
+    """Hash of everything that shapes the training (a checkpoint resumes only its own config).
+    Torch-free, so the CLI refuses a foreign checkpoint before anything loads."""
+    import hashlib
+    import json
+
+    plain = _plain(q)
+    for key in ("resume", "progress", "log_every", "checkpoint_every", "keep_checkpoints", "eval_at"):
+        plain.get("qat", {}).pop(key, None)
+    text = json.dumps({"quant": plain, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def check_qat_resume(q: Any, run_dir: Any) -> None:
+    """A QAT run that would resume from ``run_dir/qat/checkpoints`` must find checkpoints of its
+    own config; refused before any model loads (genq.qat.checkpoint checks again on load)."""
+    import json
+    from pathlib import Path
+
+    if q.method != "qat" or not q.qat.resume or run_dir is None:
+        return
+    folder = Path(run_dir) / "qat" / "checkpoints"
+    done = sorted(folder.glob("step_*/state.json")) if folder.is_dir() else []
+    if not done:
+        return
+    try:
+        found = json.loads(done[-1].read_text()).get("fingerprint")
+    except (OSError, ValueError) as err:
+        raise GenqError(f"QAT checkpoint {str(done[-1].parent)!r} has an unreadable state.json ({err}); "
+                        "accepted: a complete checkpoint, or quant.qat.resume=false to start over.") from err
+    want = qat_fingerprint(q, q.seed)
+    if found != want:
+        raise GenqError(f"QAT checkpoint {str(done[-1].parent)!r} was written by a different quant config "
+                        f"({found} vs {want}); accepted: a checkpoint of the same config, or "
+                        "quant.qat.resume=false to start over.")

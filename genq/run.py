@@ -15,7 +15,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genq.config import register_configs, validate
 from genq.errors import GenqError
@@ -55,7 +55,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     """Run one experiment and write ``run_dir/result.json``; return the record."""
     import torch   # here, not at module level: a joblib sweep's parent process never needs it
 
+    from genq.bench.backends import CUDA_BACKENDS, check_cuda
     from genq.bench.speed import measure_speed
+    from genq.compat import check_fits
+    from genq.models.integrity import check_finite
     from genq.distributed import DataParallel
     from genq.data import check_data_config, describe_reference, load_prompts, load_reference
     from genq.metrics import check_metric_weights, score_run
@@ -71,6 +74,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.tracking.resume import config_hash as hash_config
 
     validate(cfg)
+    if cfg.bench.backend in CUDA_BACKENDS:
+        check_cuda(cfg.bench.backend)   # torch's own view of the GPU, before any model loads
     check_metric_weights(cfg.metrics)   # missing Inception/LPIPS weights fail here, before sampling
     config_hash = config_hash or hash_config(cfg)
     start = time.perf_counter()
@@ -84,6 +89,9 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     check_data_config(cfg.data)                       # names, ranges, folders: before any model loads
     prompts = load_prompts(cfg.data)                  # text-to-image only ([] otherwise)
     fp = load_generator(m, device=device, prompts=prompts or None)
+    check_finite({"network": fp.network, "vae": getattr(fp, "vae", None)}, f"model={m.name}")
+    # the model's images against the metrics' feature network, before any sampling
+    compatibility = check_fits(fp.image_shape, cfg, latent=getattr(fp, "vae", None) is not None)
     channels, resolution = fp.image_shape[0], fp.image_shape[1]
     real = load_reference(cfg.data, resolution, channels)
     reference = describe_reference(cfg.data, resolution, channels)
@@ -119,6 +127,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,
               "model": m.name, "data": cfg.data.name, "reference": reference,
+              "compatibility": compatibility,
               "model_source": getattr(fp, "source", None), "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
               "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",
@@ -143,11 +152,71 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     return record
 
 
+def main() -> None:
+    """The ``genq`` command: ``--help`` is answered by :mod:`genq.cli_help` (Hydra's own help
+    takes seconds), everything else by the Hydra app :func:`hydra_main`."""
+    from genq.cli_errors import plain_run
+    from genq.cli_help import help_requested, render_help
+
+    if help_requested(sys.argv[1:]):
+        try:
+            text = render_help(sys.argv[1:])
+        except Exception:  # noqa: BLE001 - a bad override: Hydra's own help says what is wrong
+            text = None
+        if text is not None:
+            print(text)
+            return
+    if plain_run(sys.argv[1:]):
+        check_command_line(sys.argv[1:])
+    from genq.interrupts import Interrupted, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():   # also between a sweep's jobs, inside Hydra's own code
+            hydra_main()
+    except Interrupted as stop:
+        print(f"genq: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_status)
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Compose and check the config of a plain run before Hydra sets up its run folder: a
+    composition error (typo, wrong type, unknown option) or a bad value answers in one
+    sentence, exit status 2, and nothing is written."""
+    from genq.cli_errors import composition_message
+    from genq.config import compose_config
+    from genq.data.checks import check_data_config
+    from genq.preflight import check_output_parent, check_processes
+
+    try:
+        cfg = compose_config(*argv, return_hydra_config=True)
+        if str(cfg.hydra.mode) == "RunMode.MULTIRUN" or cfg.hydra.mode == "MULTIRUN":
+            return            # a preset sweep (paper=...): each job checks its own config
+        run_dir = cfg.hydra.run.dir
+        with open_dict(cfg):
+            del cfg["hydra"]
+    except Exception as err:  # noqa: BLE001 - Hydra/OmegaConf composition errors, said in one line
+        print(f"genq: error: {composition_message(err)}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        validate(cfg)
+        check_data_config(cfg.data)
+        check_processes(cfg.metrics)
+        check_output_parent(run_dir)
+    except GenqError as err:
+        print(f"genq: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 @hydra.main(config_path="configs", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    """One Hydra job. In a sweep (``-m``) a finished run for the same config is skipped and a
-    failing run is recorded (``status: failed``) while the sweep goes on; a single run that
-    fails prints one sentence (bad input) or raises (a bug), and writes nothing."""
+def hydra_main(cfg: DictConfig) -> None:
+    """One Hydra job. The config is checked first, before torch and the model stack load, so
+    bad input answers in about a second. In a sweep (``-m``) a finished run for the same config
+    is skipped and a failing run is recorded (``status: failed``) while the sweep goes on; a
+    single run that fails prints one sentence (bad input, exit status 2, its empty run folder
+    removed) or raises (a bug). SIGINT and SIGTERM stop at once and keep every finished record
+    (genq.interrupts)."""
+    from genq.interrupts import Interrupted, sigterm_as_interrupt
+    from genq.preflight import preflight
     from genq.tracking.resume import completed_record, config_hash, write_failure
 
     run_dir, sweep = _hydra_context()
@@ -156,10 +225,16 @@ def main(cfg: DictConfig) -> None:
         print(f"genq: {run_dir} already holds the result of this config ({digest}); skipped.")
         return
     try:
-        run_experiment(cfg, run_dir, group=sweep, config_hash=digest)
+        with sigterm_as_interrupt():
+            preflight(cfg, run_dir)
+            run_experiment(cfg, run_dir, group=sweep, config_hash=digest)
+    except Interrupted as stop:
+        print(f"genq: {stop}", file=sys.stderr)
+        sys.exit(stop.exit_status)
     except GenqError as err:
         print(f"genq: error: {err}", file=sys.stderr)
         if sweep is None:
+            remove_empty_run_dir(run_dir)
             sys.exit(2)
         write_failure(run_dir, cfg, digest, err)
     except Exception as err:  # noqa: BLE001 - a sweep records the failure and goes on
@@ -168,6 +243,17 @@ def main(cfg: DictConfig) -> None:
         write_failure(run_dir, cfg, digest, err)
         print(f"genq: run {run_dir} failed ({type(err).__name__}: {err}); recorded, sweep goes on.",
               file=sys.stderr)
+
+
+def remove_empty_run_dir(run_dir: Path) -> None:
+    """Remove a run folder that holds only what Hydra wrote before the run failed (``.hydra/``
+    and the log): a refused run leaves nothing behind. A folder with anything else is kept."""
+    hydra_only = {".hydra", "run.log", f"{Path(sys.argv[0]).stem}.log"}
+    try:
+        if run_dir.is_dir() and all(p.name in hydra_only for p in run_dir.iterdir()):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

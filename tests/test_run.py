@@ -76,7 +76,7 @@ def _genq(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("override, expected", [
     ("quant.w_bits=0", "quant.w_bits=0 is out of range; accepted: integers 2 to 16"),
     ("quant.a_bits=99", "quant.a_bits=99 is out of range; accepted: integers 2 to 16"),
-    ("model=nope", "Could not find 'model/nope'"),
+    ("model=nope", "model=nope is not a config of group 'model'; accepted: dcgan_digits, ddpm_digits"),
 ])
 def test_cli_bad_input_one_clear_message_no_traceback(override, expected, tmp_path):
     out = _genq(override, cwd=tmp_path)

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from genq.data.checks import SPLITS
 from genq.errors import check_choice
 
-SPLITS = ("train", "test", "all")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ ITU-R 601-2 luma)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from genq.errors import GenqError
 
@@ -31,6 +33,8 @@ def list_images(root: str | Path | None) -> list[Path]:
 
 def load_image(path: Path, resolution: int, channels: int) -> torch.Tensor:
     """One image as uint8 (channels, resolution, resolution)."""
+    import torch
+
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF
@@ -47,6 +51,8 @@ def load_image(path: Path, resolution: int, channels: int) -> torch.Tensor:
 
 def load_image_folder(files: list[Path], resolution: int, channels: int) -> torch.Tensor:
     """uint8 images (N, channels, resolution, resolution) from ``files``."""
+    import torch
+
     if channels not in (1, 3):
         raise GenqError(f"image folders load as 1 or 3 channels, but the model makes {channels}.")
     return torch.stack([load_image(p, resolution, channels) for p in files])

@@ -19,33 +19,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genq.data.digits import SPLITS, load_digits
+from genq.data.checks import DATASETS, check_data_config
+from genq.data.digits import load_digits
 from genq.data.image_folder import list_images, load_image_folder
-from genq.data.torchvision_sets import (TORCHVISION_SETS, check_torchvision_root, default_root,
-                                        load_torchvision_images)
-from genq.errors import GenqError, check_choice
-
-DATASETS = ("digits", *TORCHVISION_SETS, "image_folder")
+from genq.data.torchvision_sets import TORCHVISION_SETS, default_root, load_torchvision_images
+from genq.errors import GenqError
 _LUMA = (0.299, 0.587, 0.114)
 _CHUNK = 4096   # images converted and resized at a time (bounds the float32 peak)
-
-
-def check_data_config(data_cfg: Any, resolution: int | None = None, channels: int | None = None) -> None:
-    """Every data setting checked before any long work (one sentence per problem): names,
-    ranges, an image folder that exists and holds images, a torchvision set that is on disk
-    or may be downloaded. ``resolution``/``channels`` (the model's) are checked when given."""
-    check_choice("data.name", data_cfg.name, DATASETS)
-    if data_cfg.name != "image_folder":
-        check_choice("data.reference_split", data_cfg.reference_split, SPLITS)
-    if data_cfg.max_images is not None and data_cfg.max_images < 1:
-        raise GenqError(f"data.max_images={data_cfg.max_images} must be at least 1, or null for all images.")
-    if (resolution is not None and resolution < 1) or (channels is not None and channels not in (1, 3)):
-        raise GenqError(f"reference images of {channels} channels at {resolution}x{resolution} are not "
-                        "supported; accepted: 1 or 3 channels, resolution >= 1.")
-    if data_cfg.name == "image_folder":
-        list_images(data_cfg.root)
-    elif data_cfg.name in TORCHVISION_SETS:
-        check_torchvision_root(data_cfg.name, data_cfg.root, data_cfg.download)
 
 
 def _subset_index(n: int, max_images: int | None, seed: int) -> torch.Tensor | None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from genq.errors import GenqError
 
@@ -41,6 +43,7 @@ def check_torchvision_root(name: str, root: str | None, download: bool) -> None:
 
 
 def _one_split(name: str, root: Path, train: bool, download: bool) -> torch.Tensor:
+    import torch
     import torchvision.datasets as tvd
 
     cls_name, inside, title = TORCHVISION_SETS[name]
@@ -62,6 +65,8 @@ def _one_split(name: str, root: Path, train: bool, download: bool) -> torch.Tens
 
 def load_torchvision_images(name: str, root: str | None, split: str, download: bool) -> torch.Tensor:
     """The uint8 images (N, C, H, W) of ``split`` (train | test | all) of CIFAR-10 or MNIST."""
+    import torch
+
     folder = Path(root).expanduser() if root else default_root(name)
     if download:
         folder.mkdir(parents=True, exist_ok=True)

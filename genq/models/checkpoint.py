@@ -18,6 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genq.errors import GenqError
+from genq.models.integrity import MANIFEST, verify_manifest, write_manifest
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -36,6 +37,8 @@ def save_checkpoint(folder: str | os.PathLike, parts: dict[str, torch.nn.Module]
     tmp = folder / (CONFIG_FILE + ".tmp")
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, folder / CONFIG_FILE)
+    if (folder / MANIFEST).is_file():      # shipped weights retrained in place: the manifest follows
+        write_manifest(folder)
     return folder
 
 
@@ -57,6 +60,7 @@ def load_part(folder: str | os.PathLike, part: str, module: torch.nn.Module) -> 
     if not path.is_file():
         raise GenqError(f"checkpoint file {str(path)!r} does not exist; expected a safetensors file "
                         "written by genq-train.")
+    verify_manifest(folder)     # shipped weights: sha256 against the manifest, before loading
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:

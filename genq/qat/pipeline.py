@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from genq.config_qat import validate_qat
+from genq.config_qat import qat_fingerprint as fingerprint
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.qat.distill import GANDistiller, TrajectoryDistiller
@@ -40,15 +41,6 @@ def _plain(q: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
     return asdict(q) if is_dataclass(q) else dict(q)
-
-
-def fingerprint(q: Any, seed: int) -> str:
-    """Hash of everything that shapes the training (a checkpoint resumes only its own config)."""
-    plain = _plain(q)
-    for key in ("resume", "progress", "log_every", "checkpoint_every", "keep_checkpoints", "eval_at"):
-        plain.get("qat", {}).pop(key, None)
-    text = json.dumps({"quant": plain, "seed": seed}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def set_training(network: nn.Module, training: bool) -> None:

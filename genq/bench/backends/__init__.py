@@ -2,9 +2,7 @@
 oneDNN, CPU bf16/fp16 autocast, CUDA fp16/bf16/int8/fp8 through torchao. Each either runs a
 model for real or refuses it naming the layers it cannot run."""
 
-from genq.bench.backends.cuda import CUDA_BACKENDS, check_cuda
-
-CPU_BACKENDS = ("cpu_int8", "cpu_bf16", "cpu_fp16")
-BACKENDS = ("fake-quant",) + CPU_BACKENDS + CUDA_BACKENDS
+from genq.bench.backends.cuda import check_cuda
+from genq.config_bench import BACKENDS, CPU_BACKENDS, CUDA_BACKENDS
 
 __all__ = ["BACKENDS", "CPU_BACKENDS", "CUDA_BACKENDS", "check_cuda"]

@@ -20,9 +20,10 @@ from torch import nn
 
 from genq.bench.backends.coverage import CoverageRow
 from genq.bench.backends.runner import forward_fn
+from genq.config_bench import CUDA_BACKENDS
 from genq.errors import GenqError
 
-CUDA_BACKENDS = ("cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
+__all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda"]
 
 
 def check_cuda(backend: str) -> None:
