@@ -53,6 +53,9 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
 def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = None,
                    config_hash: str | None = None) -> dict[str, Any]:
     """Run one experiment and write ``run_dir/result.json``; return the record."""
+    from genq.console import quiet_third_party
+
+    quiet_third_party()      # before torch and the model stack: their log lines are not the user's
     import torch   # here, not at module level: a joblib sweep's parent process never needs it
 
     from genq.bench.backends import CUDA_BACKENDS, check_cuda
@@ -64,6 +67,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
     from genq.models.sample_cache import cached_fp_samples, sample_key
+    from genq.progress import stage
     from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
     from genq.tracking import paired_grid, save_grid, write_json_atomic
@@ -98,7 +102,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
     quant_info = describe_quant(q)
-    outcome = quantize_adapter(fp, q, q.seed, run_dir)
+    with stage(f"{q.method} {q.recipe} on {m.name}"):
+        outcome = quantize_adapter(fp, q, q.seed, run_dir)
     qmodel = outcome.model if outcome else None
     report = outcome.report if outcome else None
     if outcome:
@@ -106,11 +111,16 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 
     # Each process samples its shard of the noise bank; every process gets all the images.
     key = sample_key(m, cfg.data, cfg.seed, mc.n_samples, device, dist.world_size)
-    fp_images, fp_reused = cached_fp_samples(
-        key, lambda: dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise))
-    q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise) if qmodel else None
-    metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
-                        device=device, dist=dist)
+    with stage(f"sampling {mc.n_samples} FP images"):
+        fp_images, fp_reused = cached_fp_samples(
+            key, lambda: dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise))
+    q_images = None
+    if qmodel:
+        with stage(f"sampling {mc.n_samples} {q.recipe} images"):
+            q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise)
+    with stage("scoring"):
+        metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
+                            device=device, dist=dist)
     metrics["fp_samples"] = "reused from an earlier job of this process" if fp_reused else "sampled"
     if fp.family == "diffusion":
         metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
@@ -122,7 +132,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
         if run_dir.resolve() != main_dir.resolve() and not (run_dir / RESULT_FILE).exists():
             shutil.rmtree(run_dir, ignore_errors=True)   # Hydra's folder of a second process
         return {"status": "ok", "metrics": metrics, "rank": dist.rank}
-    speed = measure_speed(fp, qmodel, b, noise, q)
+    with stage(f"timing ({b.backend})"):
+        speed = measure_speed(fp, qmodel, b, noise, q)
 
     run_id = f"{m.name}-{q.recipe}-{run_dir.name}"
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,

@@ -6,6 +6,10 @@ written as CSV/Markdown tables and PNG figures (and, with --wandb, an offline wa
 
 from __future__ import annotations
 
+from genq.console import quiet_third_party
+
+quiet_third_party()   # before torch and the model stack: their log lines are not the user's
+
 import argparse
 import csv
 import json

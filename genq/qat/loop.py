@@ -63,6 +63,8 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
+    from genq.progress import bar_options
+
     # train where the student lives (genq's own models: CPU; hub models: model.device)
     accelerator = Accelerator(cpu=next(student.parameters()).device.type == "cpu")
     optimizer = torch.optim.AdamW(param_groups, weight_decay=qat.weight_decay)
@@ -80,7 +82,7 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
     result = LoopResult(start, history[-1]["loss"] if history else None, history,
                         resumed_from=resumed_from)
     bar = tqdm(total=qat.steps, initial=start, desc="QAT", unit="step",
-               disable=not (qat.progress and accelerator.is_local_main_process))
+               disable=not (qat.progress and accelerator.is_local_main_process), **bar_options())
     if out_dir is not None and start == 0 and 0 in qat.eval_at:
         result.snapshots[0] = str(save_snapshot(out_dir / "snapshots", 0, model))
     t0, cpu0 = time.perf_counter(), time.process_time()

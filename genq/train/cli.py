@@ -7,6 +7,10 @@ self-describing checkpoint (config.json + model.safetensors + training.json).
 
 from __future__ import annotations
 
+from genq.console import quiet_third_party
+
+quiet_third_party()   # before torch and the model stack: their log lines are not the user's
+
 import json
 import platform
 import shlex

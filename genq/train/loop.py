@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import torch
 from tqdm.auto import tqdm
 
+from genq.progress import bar_options
+
 from genq.errors import GenqError
 
 
@@ -28,7 +30,7 @@ def minibatches(data: torch.Tensor, batch_size: int, steps: int, seed: int,
 
 
 def progress(steps: int, desc: str) -> tqdm:
-    return tqdm(total=steps, desc=desc, dynamic_ncols=True, mininterval=1.0)
+    return tqdm(total=steps, desc=desc, **bar_options())
 
 
 def check_finite(loss: torch.Tensor, step: int, what: str) -> None:

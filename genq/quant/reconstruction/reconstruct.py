@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from genq.progress import bar_options
+
 from genq.errors import GenqError
 from genq.quant.calibration.data import CalibrationSet, stack_inputs
 from genq.quant.reconstruction.adaround import AdaRoundQuantizer, adaround_layer, beta_schedule
@@ -156,7 +158,7 @@ def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationS
     errors = []
     total = len(blocks) * (cfg.iters + (cfg.act_iters if cfg.learn_act_scale else 0))
     with tqdm(total=total, desc=f"{cfg.method} ({len(blocks)} units)", disable=not cfg.progress,
-              leave=False) as bar:
+              leave=False, **bar_options()) as bar:
         for block in blocks:
             args, kwargs = capture_inputs(q_network, block.first, batches)
             target = capture_outputs(fp_network, block.last, batches)
