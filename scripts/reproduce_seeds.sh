@@ -24,6 +24,7 @@ ddpm_ptq() { genq model=ddpm_digits \
   hydra.sweep.dir="$sweep/ddpm_ptq"; }
 ddpm_qat() {
   genq model=ddpm_digits quant=w4a4,w2a8 quant.observer=mse quant.w_observer=mse hydra.sweep.dir="$sweep/ddpm_mse"
+  genq model=ddpm_digits quant=w4a4 quant.observer=mse hydra.sweep.dir="$sweep/ddpm_amse"   # MSE activation ranges only
   genq model=ddpm_digits quant=qat_lsq_w4a4,qat_lora_w4a4,qat_lsq_w2a8 hydra.sweep.dir="$sweep/ddpm_qat"; }
 gan() {
   genq model=dcgan_digits quant=$bits,w4a8_gan_brecq,w4a4_gan_brecq hydra.sweep.dir="$sweep/gan"

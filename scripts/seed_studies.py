@@ -12,21 +12,25 @@ import argparse
 import shutil
 from pathlib import Path
 
+from genq.report.aggregate import aggregate
 from genq.report.cli import build_report
 from genq.tracking.record import finished_records
 
 BITS = ("fp32", "w8a16", "w8a8", "w6a6", "w4a16", "w4a8", "w4a4", "w2a8")
 MSE = "mse"          # a row spec (recipe, "mse"): the recipe with MSE-searched weight and activation ranges
+MSE_ACT = "mse_act"  # (recipe, "mse_act"): MSE-searched activation ranges, min-max weights
+LABELS = {MSE: "MSE weight + act. ranges", MSE_ACT: "MSE act. ranges"}
 
 # study -> model -> rows, each a recipe (min-max observers as in the recipe) or (recipe, "mse")
 STUDIES: dict[str, dict[str, tuple]] = {
     "digits_bits": {"ddpm_digits": BITS, "dcgan_digits": BITS},
     "ptq_methods": {
         "ddpm_digits": ("fp32", "w4a8", "w4a8_last", "w4a8_qdiff_calib", "w4a8_brecq", "w4a8_qdiffusion",
-                        "w4a4", ("w4a4", MSE), "w4a4_tdq", "w4a4_qdiffusion"),
+                        "w4a4", ("w4a4", MSE), ("w4a4", MSE_ACT), "w4a4_tdq", "w4a4_qdiffusion"),
         "dcgan_digits": ("fp32", "w4a8", "w4a4", "w4a8_gan_brecq", "w4a4_gan_brecq")},
     "qat": {
-        "ddpm_digits": ("fp32", "w4a4", ("w4a4", MSE), "w4a4_qdiffusion", "qat_lsq_w4a4", "qat_lora_w4a4",
+        "ddpm_digits": ("fp32", "w4a4", ("w4a4", MSE), ("w4a4", MSE_ACT), "w4a4_tdq", "w4a4_qdiffusion",
+                        "qat_lsq_w4a4", "qat_lora_w4a4",
                         "w2a8", ("w2a8", MSE), "qat_lsq_w2a8"),
         "dcgan_digits": ("fp32", "w4a4", ("w4a4", MSE), "w4a4_gan_brecq", "qat_lsq_w4a4",
                          "w2a8", ("w2a8", MSE), "qat_lsq_w2a8")},
@@ -35,12 +39,37 @@ STUDIES: dict[str, dict[str, tuple]] = {
 
 def row_of(record: dict) -> tuple[str, str | tuple[str, str]]:
     """(model, row spec) of a record: MSE rows are PTQ runs whose weight and activation
-    observers were both switched to ``mse`` on the command line."""
+    observers were both switched to ``mse`` on the command line (MSE_ACT: the activation
+    observer only)."""
     q = record["quant"]
     recipe = q["recipe"]
     if q["method"] == "ptq" and q.get("observer") == MSE and q.get("w_observer") == MSE:
         return record["model"], (recipe, MSE)
+    if q["method"] == "ptq" and q.get("observer") == MSE and q.get("w_observer") == "minmax" and recipe in BITS:
+        return record["model"], (recipe, MSE_ACT)
     return record["model"], recipe
+
+
+SUMMARY = (("FID", "fid"), ("KID", "kid"), ("qFID", "qfid"), ("LPIPS vs FP", "lpips_vs_fp"),
+           ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"))
+
+
+def summary_markdown(study: str, rows: list) -> str:
+    """The compact table the study's README quotes: per row, mean ± half-width of the 95%
+    t-interval over seeds (k seeds) of the quality metrics, rows in the study's order."""
+    order = {key: i for i, key in enumerate((model, spec) for model, specs in STUDIES[study].items()
+                                            for spec in specs)}
+    head = "| model | row | k | " + " | ".join(name for name, _ in SUMMARY) + " |"
+    lines = [head, "|" + "---|" * (3 + len(SUMMARY))]
+    for row in sorted(rows, key=lambda r: order.get(row_of(r.record), len(order))):
+        model, spec = row_of(row.record)
+        label = spec if isinstance(spec, str) else f"{spec[0]} ({LABELS[spec[1]]})"
+        cells = []
+        for _, metric in SUMMARY:
+            m = row.metrics.get(metric)
+            cells.append("-" if m is None else f"{m.mean:.3g}" + (f" ± {m.half_width:.2g}" if m.half_width else ""))
+        lines.append(f"| {model} | {label} | {row.n_seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -64,6 +93,8 @@ def main() -> None:
         print(f"{study}: {copied} records")
         if copied:
             build_report([str(dest / "records")], dest, rank_metric=args.rank_metric)
+            rows = aggregate(record for _, record in finished_records(dest / "records"))
+            (dest / "summary.md").write_text(summary_markdown(study, rows))
 
 
 if __name__ == "__main__":
