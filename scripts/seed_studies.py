@@ -72,6 +72,37 @@ def summary_markdown(study: str, rows: list) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bootstrap_vs_seeds(rows: list, metric: str = "fid") -> str:
+    """Per row: the sd of ``metric`` between seeds against the sd one run's bootstrap
+    interval implies (its 95% width / 3.92), averaged over the seeds: how much of the seed
+    spread is the draw of the n samples alone."""
+    lines = [f"| model | row | k | {metric} sd between seeds | bootstrap sd within a run (mean) |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        m = row.metrics.get(metric)
+        widths = [r["metrics"][f"{metric}_ci95"] for r in row.records if r["metrics"].get(f"{metric}_ci95")]
+        if m is None or m.sd is None or not widths:
+            continue
+        model, spec = row_of(row.record)
+        label = spec if isinstance(spec, str) else f"{spec[0]} ({LABELS[spec[1]]})"
+        boot = sum((hi - lo) / 3.92 for lo, hi in widths) / len(widths)
+        lines.append(f"| {model} | {label} | {row.n_seeds} | {m.sd:.3g} | {boot:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- seeds-summary -->", "<!-- /seeds-summary -->"
+
+
+def paste_summary(readme: Path, summary: str) -> None:
+    """Put ``summary`` between the README's seeds-summary markers (regenerated, not typed)."""
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        readme.write_text(before + BEGIN + "\n" + summary + rest[rest.index(END):])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", help="the sweep folder of scripts/reproduce_seeds.sh")
@@ -94,7 +125,10 @@ def main() -> None:
         if copied:
             build_report([str(dest / "records")], dest, rank_metric=args.rank_metric)
             rows = aggregate(record for _, record in finished_records(dest / "records"))
-            (dest / "summary.md").write_text(summary_markdown(study, rows))
+            summary = summary_markdown(study, rows)
+            (dest / "summary.md").write_text(summary)
+            (dest / "bootstrap_vs_seeds.md").write_text(bootstrap_vs_seeds(rows))
+            paste_summary(dest.parent / "README.md", summary)
 
 
 if __name__ == "__main__":
