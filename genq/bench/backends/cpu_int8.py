@@ -162,7 +162,10 @@ def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = Tr
     if lowered.unsupported:
         raise GenqError(f"cpu_int8 cannot run this model on int8 kernels; unsupported layers: "
                         f"{describe_unsupported(lowered.unsupported)}")
-    converted, notes = convert_int8(lowered, example_args)
+    from genq.progress import stage
+
+    with stage("cpu_int8: export, int8 calibration and conversion (PT2E)"):
+        converted, notes = convert_int8(lowered, example_args)
     run = compile_int8(converted, mode) if compile else converted
 
     def fn(*args: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from genq.bench.backends.coverage import CoverageRow
 from genq.bench.backends.runner import forward_fn, with_backend
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
+from genq.progress import stage
 
 DETAIL = {
     "cpu_int8": "PT2E (torchao X86InductorQuantizer) with the simulated model's scales, oneDNN int8 kernels",
@@ -73,7 +74,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                             "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
         built = build_cpu_int8(qmodel.network, example_args, compile=b.compile, mixed_bf16=b.mixed_bf16,
                                mode=b.compile_mode)
-        with torch.no_grad():
+        with torch.no_grad(), stage("cpu_int8: compiling the int8 graph (Inductor, minutes)"):
             built["fn"](*example_args)        # compile now, so build_s holds the compile time
         rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
@@ -115,6 +116,6 @@ def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple,
         fn = autocast_fn(fp.network, "bfloat16", compile=name.endswith("compiled"), mode=b.compile_mode)
     else:
         fn = autocast_fn(fp.network, "float16")
-    with torch.no_grad():
+    with torch.no_grad(), stage(f"baseline {name}: first call (compiles when compiled)"):
         fn(*example_args)
     return Variant(with_backend(fp, fn, wrap), fn, build_s=time.perf_counter() - start)
