@@ -12,7 +12,8 @@ from torch import nn
 
 from genq.models.base import GeneratorAdapter
 from genq.quant import quantize_
-from genq.quant.modules import QUANT_MODULES
+from genq.quant.modules import is_quantized
+from genq.quant.targets import target_for
 
 
 def as_recipe(quant_cfg: Any, **changes: Any) -> Any:
@@ -31,7 +32,7 @@ def quantized_copy(fp: GeneratorAdapter, quant_cfg: Any, calib: list, **changes:
 
 def quantizable_layers(network: nn.Module) -> list[str]:
     """Names of the layers quantize_ can swap, in forward order of definition."""
-    return [n for n, m in network.named_modules() if type(m) in QUANT_MODULES]
+    return [n for n, m in network.named_modules() if n and target_for(m) is not None and not is_quantized(m)]
 
 
 def units(network: nn.Module, level: str = "layer") -> dict[str, list[str]]:

@@ -79,7 +79,7 @@ def layer_sqnr(fp: GeneratorAdapter, quant_cfg: Any, calib: list) -> list[dict[s
             continue
         row: dict[str, Any] = {"layer": name, "type": type(mod).__name__.replace("Quant", "")}
         if wq is not None:
-            row["weight_sqnr_db"] = sqnr_db(mod.weight, wq(mod.weight))
+            row["weight_sqnr_db"] = sqnr_db(mod.weight_fp, wq(mod.weight_fp))
         if name in sums and sums[name][1] > 0:
             row["activation_sqnr_db"] = float(10 * torch.log10(torch.tensor(sums[name][0] / sums[name][1])))
         rows.append(row)

@@ -4,8 +4,8 @@ FP weight, merged into the weight *before* it is fake-quantized, as EfficientDM'
 frozen; only A, B (and the step sizes) train, so the update is cheap to store and the
 deployed model is an ordinary quantized one (the merge happens at convert).
 
-Implemented with torch's own ``nn.utils.parametrize``, so ``layer.weight`` reads as the
-merged weight everywhere the quantized layers use it.
+Held in the quantized layer's ``weight_transforms`` (genq.quant.modules), which apply before
+its weight quantizer, so ``layer.weight`` reads as ``Q(W + delta)`` wherever the layer uses it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from genq.quant.modules import QuantMixin
 
@@ -43,9 +42,8 @@ def add_lora(module: nn.Module, rank: int, alpha: float | None = None, seed: int
     generator = torch.Generator().manual_seed(int(seed))
     for name, mod in module.named_modules():
         if isinstance(mod, QuantMixin) and mod.weight_quantizer is not None:
-            mod.weight.requires_grad_(False)
-            parametrize.register_parametrization(mod, "weight",
-                                                 LoRADelta(mod.weight.shape, rank, alpha or rank, generator))
+            mod.weight_fp.requires_grad_(False)
+            mod.weight_transforms.append(LoRADelta(mod.weight_fp.shape, rank, alpha or rank, generator))
             names.append(name)
     return names
 
@@ -59,8 +57,9 @@ def merge_lora(module: nn.Module) -> int:
     """Fold every LoRA update into its base weight (convert); returns how many."""
     merged = 0
     for mod in module.modules():
-        if isinstance(mod, QuantMixin) and parametrize.is_parametrized(mod, "weight"):
-            parametrize.remove_parametrizations(mod, "weight", leave_parametrized=True)
-            mod._qweight_cache = None
+        if isinstance(mod, QuantMixin) and any(isinstance(t, LoRADelta) for t in mod.weight_transforms):
+            mod.weight_fp.copy_(mod.transformed_weight())
+            mod.weight_transforms = nn.ModuleList(t for t in mod.weight_transforms
+                                                  if not isinstance(t, LoRADelta))
             merged += 1
     return merged

@@ -76,7 +76,7 @@ def param_groups(net: nn.Module, qat: Any) -> list[dict[str, Any]]:
         weights = lora_parameters(net)
     elif qat.learn_weights:
         weights = [p for m in net.modules() if isinstance(m, QuantMixin)
-                   for p in (m.weight, m.bias) if p is not None]
+                   for p in (m.weight_fp, m.bias) if p is not None]
     else:
         weights = []
     for p in quant + weights:

@@ -65,7 +65,8 @@ def _following_bn(network: nn.Module, name: str) -> nn.Module | None:
 
 
 def _channel_axis(layer: nn.Module) -> int:
-    return -1 if isinstance(layer, nn.Linear) else 1
+    """Channel axis of the layer's activations (its registered target's)."""
+    return layer.genq_target.input_channel_axis
 
 
 @torch.no_grad()

@@ -32,14 +32,26 @@ class PerGroup:
     axis: int = 1
 
 
-Granularity = Union[PerTensor, PerChannel, PerGroup]
-GRANULARITY_NAMES = ("per_tensor", "per_channel", "per_group")
+@dataclass(frozen=True)
+class PerBlock:
+    """One scale and zero point per 2-D tile of ``block_out`` x ``block_in`` weights over the
+    (output, input) channel axes, the kernel's spatial extent included in each tile (the
+    128x128 blocks of DeepSeek-V3's FP8 weights, arXiv:2412.19437)."""
+
+    block_out: int
+    block_in: int
+    out_axis: int = 0
+    in_axis: int = 1
+
+
+Granularity = Union[PerTensor, PerChannel, PerGroup, PerBlock]
+GRANULARITY_NAMES = ("per_tensor", "per_channel", "per_group", "per_block")
 
 
 def as_granularity(granularity: "str | Granularity", axis: int | None = None,
                    group_size: int | None = None) -> Granularity:
     """Accept a granularity object or its name ("per_tensor", "per_channel", "per_group")."""
-    if isinstance(granularity, (PerTensor, PerChannel, PerGroup)):
+    if isinstance(granularity, (PerTensor, PerChannel, PerGroup, PerBlock)):
         return granularity
     if granularity == "per_tensor":
         return PerTensor()
@@ -49,5 +61,9 @@ def as_granularity(granularity: "str | Granularity", axis: int | None = None,
         if group_size is None or group_size < 1:
             raise GenqError(f"granularity='per_group' needs a positive group_size, got {group_size!r}.")
         return PerGroup(group_size, 1 if axis is None else axis)
+    if granularity == "per_block":
+        if group_size is None or group_size < 1:
+            raise GenqError(f"granularity='per_block' needs a positive block size, got {group_size!r}.")
+        return PerBlock(group_size, group_size)
     raise GenqError(f"granularity={granularity!r} is not supported; accepted: "
                     f"{', '.join(GRANULARITY_NAMES)}.")

@@ -1,99 +1,138 @@
-"""Fake-quantized drop-in replacements for Linear, Conv2d and ConvTranspose2d.
+"""Fake quantization of any registered layer, in place.
 
-Each is a subclass of the torch layer it replaces (so state-dict keys and ``isinstance``
-checks of surrounding code keep working) holding a weight quantizer and an
-input-activation quantizer. The fake-quantized weight is cached while the weight and its
-qparams are unchanged, so simulated inference pays the weight quantization once, not at
-every forward pass.
+:func:`quantize_layer` turns a layer of a registered type (:mod:`genq.quant.targets`) into a
+fake-quantized one by switching its class to a generated subclass, as torch's
+``nn.utils.parametrize`` does: the weight parameter stays where it was (same state-dict
+key, same tensor, reachable as :attr:`QuantMixin.weight_fp`) and reading ``layer.weight``
+returns ``weight_quantizer(transforms(W))``, so the layer's own ``forward`` computes with
+the quantized weight; the input activation goes through ``input_quantizer`` first.
+``weight_transforms`` hold updates applied before quantization (LoRA, as EfficientDM's
+QALoRA merges them). Written here rather than with ``parametrize`` itself because a
+parametrized weight moves to another state-dict key and cannot hold an update *before*
+the quantizer while another one is merged away.
+
+The fake-quantized weight is cached while the weight, the quantizer's tensors and its mode
+are unchanged, so simulated inference pays the weight quantization once; nothing needs to
+reset the cache by hand.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from genq.quant.quantizer import FakeQuantizer
+from genq.errors import GenqError
+from genq.quant.targets import LayerTarget, target_for
+
+_CLASSES: dict[type, type] = {}
+
+
+def _state_token(quantizer: nn.Module) -> tuple:
+    """What the fake-quantized weight depends on inside ``quantizer``."""
+    tensors = tuple((id(t), t._version) for t in (*quantizer.parameters(), *quantizer.buffers()))
+    return (id(quantizer), getattr(quantizer, "mode", None), getattr(quantizer, "soft", None),
+            getattr(quantizer, "format", None), tensors)
 
 
 class QuantMixin:
-    """Shared state of the quantized layers."""
+    """What every fake-quantized layer has: ``weight_quantizer``, ``input_quantizer``,
+    ``weight_transforms``, the FP weight and its quantized view."""
 
-    weight: nn.Parameter
-    weight_quantizer: FakeQuantizer | None
-    input_quantizer: FakeQuantizer | None
+    weight_quantizer: nn.Module | None
+    input_quantizer: nn.Module | None
+    genq_target: LayerTarget
 
-    def _init_quant(self, src: nn.Module, weight_quantizer: FakeQuantizer | None,
-                    input_quantizer: FakeQuantizer | None) -> None:
-        self.weight = src.weight
-        self.bias = src.bias
-        self.train(src.training)
-        self.weight_quantizer = weight_quantizer
-        self.input_quantizer = input_quantizer
-        self._qweight_cache: tuple | None = None
+    @property
+    def weight_fp(self) -> torch.Tensor:
+        """The stored (floating-point) weight parameter."""
+        return self._parameters[self.genq_target.weight]
+
+    def transformed_weight(self) -> torch.Tensor:
+        w = self.weight_fp
+        for transform in self.weight_transforms:
+            w = transform(w)
+        return w
 
     def quantized_weight(self) -> torch.Tensor:
         wq = self.weight_quantizer
-        if wq is None or wq.mode != "quant":
-            return self.weight
-        if self.training or torch.is_grad_enabled() and self.weight.requires_grad:
-            return wq(self.weight)
-        key = (self.weight._version, id(self.weight), id(wq.scale), wq.scale._version)
-        if self._qweight_cache is None or self._qweight_cache[0] != key:
+        if wq is None or getattr(wq, "mode", None) != "quant":
+            return self.transformed_weight()
+        w = self.weight_fp
+        if len(self.weight_transforms) or self.training or torch.is_grad_enabled() and w.requires_grad:
+            return wq(self.transformed_weight())
+        key = (id(w), w._version, _state_token(wq))
+        cache = self.__dict__.get("_qweight_cache")
+        if cache is None or cache[0] != key:
             with torch.no_grad():
-                self._qweight_cache = (key, wq(self.weight))
-        return self._qweight_cache[1]
+                cache = (key, wq(w))
+            self.__dict__["_qweight_cache"] = cache
+        return cache[1]
 
-    def quantized_input(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.input_quantizer is None else self.input_quantizer(x)
-
-
-class QuantLinear(QuantMixin, nn.Linear):
-    @classmethod
-    def from_float(cls, mod: nn.Linear, weight_quantizer: FakeQuantizer | None,
-                   input_quantizer: FakeQuantizer | None) -> "QuantLinear":
-        new = cls(mod.in_features, mod.out_features, bias=mod.bias is not None, device="meta")
-        new._init_quant(mod, weight_quantizer, input_quantizer)
-        return new
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.quantized_input(x), self.quantized_weight(), self.bias)
+    def forward(self, *args, **kwargs):
+        aq = self.input_quantizer
+        if aq is not None:
+            if args:
+                args = (aq(args[0]), *args[1:])
+            else:
+                name = self.genq_target.input_arg
+                kwargs = {**kwargs, name: aq(kwargs[name])}
+        return super().forward(*args, **kwargs)
 
 
-class QuantConv2d(QuantMixin, nn.Conv2d):
-    @classmethod
-    def from_float(cls, mod: nn.Conv2d, weight_quantizer: FakeQuantizer | None,
-                   input_quantizer: FakeQuantizer | None) -> "QuantConv2d":
-        new = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                  mod.dilation, mod.groups, mod.bias is not None, mod.padding_mode, device="meta")
-        new._init_quant(mod, weight_quantizer, input_quantizer)
-        return new
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(self.quantized_input(x), self.quantized_weight(), self.bias)
+def _quant_class(cls: type, target: LayerTarget) -> type:
+    """The fake-quantized subclass of ``cls`` (one per class, like parametrize's)."""
+    if cls not in _CLASSES:
+        prop = property(lambda self: self.quantized_weight(), doc="the fake-quantized weight")
+        _CLASSES[cls] = type(f"Quant{cls.__name__}", (QuantMixin, cls), {target.weight: prop})
+    return _CLASSES[cls]
 
 
-class QuantConvTranspose2d(QuantMixin, nn.ConvTranspose2d):
-    @classmethod
-    def from_float(cls, mod: nn.ConvTranspose2d, weight_quantizer: FakeQuantizer | None,
-                   input_quantizer: FakeQuantizer | None) -> "QuantConvTranspose2d":
-        new = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                  mod.output_padding, mod.groups, mod.bias is not None, mod.dilation,
-                  mod.padding_mode, device="meta")
-        new._init_quant(mod, weight_quantizer, input_quantizer)
-        return new
-
-    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        output_padding = self._output_padding(x, output_size, self.stride, self.padding,
-                                              self.kernel_size, 2, self.dilation)
-        return F.conv_transpose2d(self.quantized_input(x), self.quantized_weight(), self.bias,
-                                  self.stride, self.padding, output_padding, self.groups,
-                                  self.dilation)
+def is_quantized(module: nn.Module) -> bool:
+    return isinstance(module, QuantMixin)
 
 
-# Exact float type -> (quantized class, weight axis of output channels).
-QUANT_MODULES: dict[type[nn.Module], tuple[type[nn.Module], int]] = {
-    nn.Linear: (QuantLinear, 0),
-    nn.Conv2d: (QuantConv2d, 0),
-    nn.ConvTranspose2d: (QuantConvTranspose2d, 1),
-}
+def quantize_layer(module: nn.Module, weight_quantizer: nn.Module | None,
+                   input_quantizer: nn.Module | None) -> nn.Module:
+    """Make ``module`` (of a registered type) fake-quantized in place; returns it."""
+    if is_quantized(module):
+        raise GenqError(f"{type(module).__name__} is already quantized; dequantize_layer it first.")
+    target = target_for(module)
+    if target is None:
+        raise GenqError(f"{type(module).__name__} is not a registered layer type; register it "
+                        "with genq.quant.register_layer_target.")
+    if not isinstance(module._parameters.get(target.weight), torch.Tensor):
+        raise GenqError(f"{type(module).__name__} has no parameter {target.weight!r} to quantize.")
+    module.__class__ = _quant_class(type(module), target)
+    module.genq_target = target
+    module.weight_quantizer = weight_quantizer
+    module.input_quantizer = input_quantizer
+    module.weight_transforms = nn.ModuleList()
+    return module
+
+
+def dequantize_layer(module: nn.Module) -> nn.Module:
+    """Undo :func:`quantize_layer`: the original class, FP weight, no quantizers."""
+    if not is_quantized(module):
+        return module
+    if len(module.weight_transforms):
+        raise GenqError(f"{type(module).__name__} still has weight transforms (LoRA); merge them first.")
+    for name in ("weight_quantizer", "input_quantizer", "weight_transforms"):
+        if name in module._modules:
+            del module._modules[name]
+        module.__dict__.pop(name, None)
+    module.__dict__.pop("_qweight_cache", None)
+    del module.genq_target
+    module.__class__ = type(module).__mro__[2]       # (QuantX, QuantMixin, X, ...)
+    return module
+
+
+def _legacy(cls: type) -> type:
+    """``QuantLinear.from_float(mod, wq, aq)``: the pre-registry constructor, in place."""
+    qcls = _quant_class(cls, target_for(cls))
+    qcls.from_float = classmethod(lambda _c, mod, wq, aq: quantize_layer(mod, wq, aq))
+    return qcls
+
+
+QuantLinear = _legacy(nn.Linear)
+QuantConv2d = _legacy(nn.Conv2d)
+QuantConvTranspose2d = _legacy(nn.ConvTranspose2d)

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from genq.errors import GenqError, check_choice
-from genq.quant.granularity import Granularity, PerChannel, PerTensor
-from genq.quant.primitives import (_group_view, fake_quantize, qparams_from_range, qrange,
-                                   tensor_range)
+from genq.quant.formats import Format, as_format
+from genq.quant.granularity import Granularity, PerBlock, PerChannel, PerTensor
+from genq.quant.primitives import _group_view, block_view, tensor_range
 
 
 def _check_finite(x: torch.Tensor, name: str) -> None:
@@ -40,6 +40,9 @@ def _rows(x: torch.Tensor, g: Granularity) -> tuple[torch.Tensor, tuple[int, ...
         axis = g.axis % x.dim()
         shape = tuple(n if d == axis else 1 for d, n in enumerate(x.shape))
         return x.movedim(axis, 0).reshape(x.shape[axis], -1), shape
+    if isinstance(g, PerBlock):
+        tiles = block_view(x, g)
+        return tiles.reshape(-1, tiles.shape[-1]), (*tiles.shape[:-1], 1)
     grouped = _group_view(x, g)
     return grouped.reshape(-1, g.group_size), (*grouped.shape[:-1], 1)
 
@@ -69,10 +72,12 @@ class MinMaxObserver(nn.Module):
             self._update(lo, hi)
         return x
 
-    def calculate_qparams(self, bits: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def calculate_qparams(self, fmt: "Format | int", symmetric: bool | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Qparams of format ``fmt`` (or integer ``bits`` with ``symmetric``) for the range seen."""
         if self.min_val is None:
             raise _no_data(self.name)
-        return qparams_from_range(self.min_val, self.max_val, bits, symmetric)
+        return as_format(fmt, symmetric).qparams(self.min_val, self.max_val)
 
 
 class EMAMinMaxObserver(MinMaxObserver):
@@ -149,9 +154,8 @@ class _SampledObserver(nn.Module):
         self.seen = total
         return x
 
-    def _qparams(self, lo: torch.Tensor, hi: torch.Tensor, bits: int,
-                 symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        scale, zero_point = qparams_from_range(lo, hi, bits, symmetric)
+    def _qparams(self, lo: torch.Tensor, hi: torch.Tensor, fmt: Format) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, zero_point = fmt.qparams(lo, hi)
         return scale.reshape(self.shape), zero_point.reshape(self.shape)
 
 
@@ -176,12 +180,13 @@ class PercentileObserver(_SampledObserver):
                             "(50, 100].")
         self.percentile = float(percentile)
 
-    def calculate_qparams(self, bits: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def calculate_qparams(self, fmt: "Format | int", symmetric: bool | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.samples is None:
             raise _no_data(self.name)
         s = self.samples.sort(dim=1).values
         p = self.percentile / 100.0
-        return self._qparams(_quantile(s, 1.0 - p), _quantile(s, p), bits, symmetric)
+        return self._qparams(_quantile(s, 1.0 - p), _quantile(s, p), as_format(fmt, symmetric))
 
 
 class MSEObserver(_SampledObserver):
@@ -198,21 +203,22 @@ class MSEObserver(_SampledObserver):
         self.grid = int(grid)
 
     @torch.no_grad()
-    def calculate_qparams(self, bits: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def calculate_qparams(self, fmt: "Format | int", symmetric: bool | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.samples is None:
             raise _no_data(self.name)
-        qmin, qmax = qrange(bits, symmetric)
+        fmt = as_format(fmt, symmetric)
         x = self.samples
         best_err = torch.full((x.shape[0],), float("inf"), device=x.device)
         best_lo, best_hi = self.min_val.clone(), self.max_val.clone()
         for k in range(self.grid, 0, -1):
             lo, hi = self.min_val * (k / self.grid), self.max_val * (k / self.grid)
-            scale, zp = qparams_from_range(lo, hi, bits, symmetric)
-            err = (fake_quantize(x, scale[:, None], zp[:, None], qmin, qmax) - x).pow(2).mean(dim=1)
+            scale, zp = fmt.qparams(lo, hi)
+            err = (fmt.fake_quantize(x, scale[:, None], zp[:, None]) - x).pow(2).mean(dim=1)
             better = err < best_err
             best_err = torch.where(better, err, best_err)
             best_lo, best_hi = torch.where(better, lo, best_lo), torch.where(better, hi, best_hi)
-        return self._qparams(best_lo, best_hi, bits, symmetric)
+        return self._qparams(best_lo, best_hi, fmt)
 
 
 OBSERVERS: dict[str, type[nn.Module]] = {"minmax": MinMaxObserver, "ema": EMAMinMaxObserver,

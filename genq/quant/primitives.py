@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 
 from genq.errors import GenqError
-from genq.quant.granularity import Granularity, PerChannel, PerGroup, PerTensor, as_granularity
+from genq.quant.granularity import (Granularity, PerBlock, PerChannel, PerGroup, PerTensor,
+                                   as_granularity)
 
 EPS = torch.finfo(torch.float32).eps
 
@@ -48,6 +49,28 @@ def _group_view(x: torch.Tensor, g: PerGroup) -> torch.Tensor:
     return moved.reshape(*moved.shape[:-1], size // g.group_size, g.group_size)
 
 
+def block_view(x: torch.Tensor, g: PerBlock) -> torch.Tensor:
+    """View ``x`` as (out tiles, in tiles, values of one tile) for :class:`PerBlock`."""
+    o, i = g.out_axis % x.dim(), g.in_axis % x.dim()
+    moved = x.movedim((o, i), (0, 1))
+    n_out, n_in = moved.shape[0], moved.shape[1]
+    if n_out % g.block_out or n_in % g.block_in:
+        raise GenqError(f"per-block {g.block_out}x{g.block_in} does not tile a weight of "
+                        f"{n_out} output x {n_in} input channels; accepted: block sizes that "
+                        "divide both.")
+    tiles = moved.reshape(n_out // g.block_out, g.block_out, n_in // g.block_in, g.block_in, -1)
+    return tiles.permute(0, 2, 1, 3, 4).reshape(n_out // g.block_out, n_in // g.block_in, -1)
+
+
+def block_unview(tiles: torch.Tensor, g: PerBlock, like: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`block_view`, back to the shape and layout of ``like``."""
+    o, i = g.out_axis % like.dim(), g.in_axis % like.dim()
+    moved_shape = like.movedim((o, i), (0, 1)).shape
+    n_out, n_in = moved_shape[0], moved_shape[1]
+    t = tiles.reshape(n_out // g.block_out, n_in // g.block_in, g.block_out, g.block_in, -1)
+    return t.permute(0, 2, 1, 3, 4).reshape(moved_shape).movedim((0, 1), (o, i))
+
+
 def tensor_range(x: torch.Tensor, granularity: Granularity) -> tuple[torch.Tensor, torch.Tensor]:
     """(min, max) of ``x`` at ``granularity``, shaped to broadcast against ``x``."""
     if isinstance(granularity, PerTensor):
@@ -55,6 +78,9 @@ def tensor_range(x: torch.Tensor, granularity: Granularity) -> tuple[torch.Tenso
     if isinstance(granularity, PerChannel):
         dims = _reduce_dims(x, granularity.axis)
         return x.amin(dim=dims, keepdim=True), x.amax(dim=dims, keepdim=True)
+    if isinstance(granularity, PerBlock):
+        tiles = block_view(x, granularity)
+        return tiles.amin(dim=-1, keepdim=True), tiles.amax(dim=-1, keepdim=True)
     grouped = _group_view(x, granularity)
     return grouped.amin(dim=-1, keepdim=True), grouped.amax(dim=-1, keepdim=True)
 

@@ -30,7 +30,7 @@ def _fresh_copy(q: FakeQuantizer) -> FakeQuantizer:
     options = {k: getattr(q.observer, a) for k, a in (("percentile", "percentile"), ("grid", "grid"),
                                                       ("averaging_constant", "averaging_constant"))
                if hasattr(q.observer, a)}
-    new = FakeQuantizer(q.bits, q.symmetric, q.granularity, name, q.name, observer_options=options)
+    new = FakeQuantizer(q.format, None, q.granularity, name, q.name, observer_options=options)
     new.set_mode("observe")
     return new
 
@@ -149,9 +149,8 @@ def apply_shortcut_split(model: nn.Module, splits: dict[str, int]) -> list[str]:
             layer.input_quantizer = SplitActQuantizer(aq, split)
         if isinstance(wq, FakeQuantizer) and wq.mode == "quant":
             swq = SplitWeightQuantizer(wq, split)
-            swq.calibrate_from(layer.weight.detach())
+            swq.calibrate_from(layer.weight_fp.detach())
             layer.weight_quantizer = swq
-            layer._qweight_cache = None
         if layer.input_quantizer is not aq or layer.weight_quantizer is not wq:
             done.append(name)
     return done

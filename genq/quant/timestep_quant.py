@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from genq.errors import GenqError
-from genq.quant.primitives import fake_quantize
 from genq.quant.quantizer import FakeQuantizer
 
 CONTEXT_ATTR = "_genq_timestep_context"
@@ -74,7 +73,7 @@ class TimestepFakeQuantizer(FakeQuantizer):
     """A static activation quantizer with one (scale, zero point) per timestep bucket."""
 
     def __init__(self, base: FakeQuantizer, ctx: TimestepContext) -> None:
-        super().__init__(base.bits, base.symmetric, base.granularity, "minmax", base.name)
+        super().__init__(base.format, None, base.granularity, "minmax", base.name)
         self.observer = copy.deepcopy(base.observer)                 # sees every pair
         self.bucket_observers = nn.ModuleList(copy.deepcopy(base.observer) for _ in range(ctx.buckets))
         self.ctx = ctx
@@ -100,7 +99,7 @@ class TimestepFakeQuantizer(FakeQuantizer):
             return x
         if self.mode == "quant":
             scale, zp = self.lookup(x)
-            return fake_quantize(x, scale, zp, self.qmin, self.qmax)
+            return self.format.fake_quantize(x, scale, zp)
         return super().forward(x)
 
     def lookup(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,13 +114,13 @@ class TimestepFakeQuantizer(FakeQuantizer):
         return self.bucket_scale[b].view(shape), self.bucket_zero_point[b].view(shape)
 
     def freeze(self) -> None:
-        self.scale, self.zero_point = self.observer.calculate_qparams(self.bits, self.symmetric)
+        self.scale, self.zero_point = self.observer.calculate_qparams(self.format)
         scales, zps, seen = [], [], []
         for k, obs in enumerate(self.bucket_observers):
             if getattr(obs, "min_val", None) is None and getattr(obs, "samples", None) is None:
                 s, z = self.scale, self.zero_point
             else:
-                s, z = obs.calculate_qparams(self.bits, self.symmetric)
+                s, z = obs.calculate_qparams(self.format)
                 seen.append(k)
             scales.append(s.reshape(()))
             zps.append(z.reshape(()))

@@ -11,7 +11,7 @@ from genq.config import LayerOverride
 from genq.errors import GenqError
 from genq.models.dcgan import DCGANGenerator
 from genq.quant import QuantRecipe, quantize_
-from genq.quant.attention import QuantAttnProcessor
+from genq.quant.attention import QuantAttentionWrapper
 from genq.quant.modules import QuantConvTranspose2d
 from test_quantize_api import tiny_unet
 
@@ -131,7 +131,8 @@ def test_attention_matmuls_quantized_with_their_own_softmax_bits():
     assert len(matmuls) == n_attention >= 2
     assert "int8" in matmuls[0].activation and "int12" in matmuls[0].activation
     proc = unet.down_blocks[1].attentions[0].processor
-    assert isinstance(proc, QuantAttnProcessor)
+    assert isinstance(proc, QuantAttentionWrapper)   # wraps the model's own processor
+    assert type(proc.inner).__name__ == "AttnProcessor2_0"
     assert proc.probs_quantizer.mode == "quant" and proc.probs_quantizer.zero_point == 0
     with torch.no_grad():
         out = unet(x, t).sample
@@ -144,4 +145,5 @@ def test_quantized_module_types_and_weights_shared():
     g = _gan()
     w = g.net[0].weight
     quantize_(g, QuantRecipe(a_bits=None))
-    assert isinstance(g.net[0], QuantConvTranspose2d) and g.net[0].weight is w
+    assert isinstance(g.net[0], QuantConvTranspose2d) and g.net[0].weight_fp is w
+    assert g.net[0].weight is not w                  # reading .weight gives the quantized view

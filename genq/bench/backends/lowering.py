@@ -77,6 +77,9 @@ def _why_not(mod: nn.Module) -> str:
                     "maps onto one fixed int8 grid")
     if wq is None or wq.mode != "quant":
         return "activation-only quantization (weights FP): no int8 kernel takes FP weights"
+    for role, qz in (("weight", wq), ("input", aq)):
+        if qz is not None and not qz.format.is_integer:
+            return f"{role} format {qz.format.name}: x86 int8 kernels take integer formats only"
     if isinstance(wq.granularity, PerGroup):
         return f"per-group weights (group {wq.granularity.group_size}): oneDNN int8 takes per-channel scales only"
     if wq.bits > 8 or not wq.symmetric:
@@ -172,6 +175,8 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
     """A float copy of ``simulated`` with plain layers holding its quantized weights, and
     one :class:`LayerPlan` per fake-quantized layer (``example_args``: one forward pass to
     find ConvTranspose2d layers that see 1x1 inputs and become Linear layers)."""
+    from genq.quant.modules import is_quantized
+
     net = copy.deepcopy(simulated).eval()
     sizes = _input_sizes(net, example_args)
     plans: list[LayerPlan] = []
@@ -179,10 +184,15 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
         plans.append(LayerPlan(name, "Attention matmuls", name, reason="quantized attention "
                                "matmuls (attn_bits/softmax_bits): no fused int8 attention kernel on x86"))
     for name, mod in list(net.named_modules()):
-        if not isinstance(mod, LAYER_TYPES) or not hasattr(mod, "weight_quantizer"):
+        if not is_quantized(mod):
             continue
         if mod.weight_quantizer is None and mod.input_quantizer is None:
             continue                                    # kept FP by the recipe
+        if not isinstance(mod, LAYER_TYPES):
+            plans.append(LayerPlan(name, type(mod).__name__.removeprefix("Quant"), name,
+                                   reason=f"{type(mod).__name__.removeprefix('Quant')}: no x86 int8 "
+                                          "lowering for this layer type (Linear, Conv2d, ConvTranspose2d)"))
+            continue
         kind = next(t.__name__ for t in LAYER_TYPES if isinstance(mod, t))
         reason = _why_not(mod)
         if reason:
@@ -191,7 +201,7 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
         wq, aq = mod.weight_quantizer, mod.input_quantizer
         with torch.no_grad():
             weight = mod.quantized_weight().detach().clone()
-        axis = 1 if isinstance(mod, nn.ConvTranspose2d) else 0
+        axis = mod.genq_target.out_axis
         w_scale = _per_channel(wq.scale, weight.shape[axis], axis)
         new = _plain_layer(mod, weight, sizes.get(name))
         plan = LayerPlan(name, kind, name, w_bits=wq.bits, a_scale=float(aq.scale.reshape(-1)[0]),

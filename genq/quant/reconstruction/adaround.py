@@ -77,10 +77,9 @@ def adaround_layer(layer: nn.Module) -> AdaRoundQuantizer | None:
     if wq is None or getattr(wq, "mode", None) != "quant" or isinstance(wq, AdaRoundQuantizer):
         return wq if isinstance(wq, AdaRoundQuantizer) else None
     if hasattr(wq, "full_qparams"):                       # a split (shortcut) weight quantizer
-        scale, zp = wq.full_qparams(layer.weight)
+        scale, zp = wq.full_qparams(layer.weight_fp)
     else:
         scale, zp = wq.scale, wq.zero_point
-    ada = AdaRoundQuantizer(layer.weight, scale, zp, wq.qmin, wq.qmax)
+    ada = AdaRoundQuantizer(layer.weight_fp, scale, zp, wq.qmin, wq.qmax)
     layer.weight_quantizer = ada
-    layer._qweight_cache = None
     return ada

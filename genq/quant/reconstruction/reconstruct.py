@@ -75,7 +75,6 @@ def block_error(model: nn.Module, block: Block, data: BlockData, batch_size: int
 def _set_layers_training(layers: list[nn.Module], mode: bool) -> None:
     for layer in layers:
         layer.train(mode)                  # quantized layers only: bypasses the weight cache
-        layer._qweight_cache = None
 
 
 @torch.no_grad()
@@ -86,9 +85,8 @@ def _bake(layers: list[nn.Module], originals: list[Any]) -> None:
     for layer, wq in zip(layers, originals):
         ada = layer.weight_quantizer
         if isinstance(ada, AdaRoundQuantizer):
-            layer.weight.copy_(ada(layer.weight))
+            layer.weight_fp.copy_(ada(layer.weight_fp))
             layer.weight_quantizer = wq
-            layer._qweight_cache = None
 
 
 def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
@@ -136,7 +134,6 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
         learn_step_sizes(lambda a, k, t: run_block(model, block, a, k, t), data, acts, cfg, gen,
                          block_loss, bar)
     for layer in layers:
-        layer._qweight_cache = None
         for p in layer.parameters():
             p.grad = None
     return {"before": before, "after": block_error(model, block, data), "converged": converged,

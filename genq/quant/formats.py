@@ -1,0 +1,338 @@
+"""Number formats as objects: what a quantized tensor's elements can hold.
+
+A format knows its grid and nothing about where it is used: how to turn an observed range
+into a scale (and zero point), how to quantize-dequantize a tensor given that scale, its
+largest value, and what one element costs in bits including any shared scales. Fake
+quantizers, observers, LSQ, AdaRound, size accounting and the real backends take a format
+instead of ``bits``, so a new format joins by writing one class here.
+
+- :class:`IntFormat`: uniform affine integers (Jacob et al., 2018, arXiv:1712.05877);
+  symmetric = signed with zero point 0, asymmetric = unsigned with an integer zero point.
+  Bit-identical to genq's integer path before formats existed.
+- :class:`FloatFormat`: minifloats with ``exp_bits``/``man_bits`` (FP8 E4M3/E5M2 of
+  Micikevicius et al., 2022, arXiv:2209.05433; FP6/FP4 elements of the OCP Microscaling
+  spec v1.0, Rouhani et al., 2023, arXiv:2310.10537), scaled per tensor/channel so the
+  observed maximum maps to the format's largest value.
+- :class:`BlockFormat`: block-scaled formats, one shared scale per ``block_size``
+  consecutive elements along the reduction axis, the scale itself stored in a small format
+  (MX: power-of-two E8M0 scales over 32 elements; NVFP4: E4M3 scales over 16 E2M1 elements,
+  under a per-tensor FP32 scale). Their scales come from each block's values, so they are
+  computed at run time (activations) or once (weights), never from an observer.
+
+Written here rather than taken from torchao because genq needs the simulated (fake-quant)
+numerics of every format on any axis and granularity, with straight-through gradients.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+import torch
+
+from genq.errors import GenqError
+from genq.quant.granularity import PerGroup
+from genq.quant.primitives import EPS, _group_view, fake_quantize, qparams_from_range, qrange
+
+
+@dataclass(frozen=True)
+class IntFormat:
+    """``bits``-bit integers: signed [-2^(b-1), 2^(b-1)-1] when ``symmetric`` (zero point 0),
+    else unsigned [0, 2^b-1] with an integer zero point."""
+
+    bits: int
+    symmetric: bool = True
+
+    def __post_init__(self) -> None:
+        qrange(self.bits, self.symmetric)          # raises for bits out of range
+
+    @property
+    def name(self) -> str:
+        return f"int{self.bits}"
+
+    @property
+    def qmin(self) -> int:
+        return qrange(self.bits, self.symmetric)[0]
+
+    @property
+    def qmax(self) -> int:
+        return qrange(self.bits, self.symmetric)[1]
+
+    @property
+    def max_value(self) -> float:
+        """Largest magnitude on the grid, in units of the scale."""
+        return float(max(-self.qmin, self.qmax))
+
+    @property
+    def bits_per_element(self) -> float:
+        return float(self.bits)
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def qparams(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale and zero point covering [lo, hi] (always including 0)."""
+        return qparams_from_range(lo, hi, self.bits, self.symmetric)
+
+    def fake_quantize(self, x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor,
+                      axis: int | None = None, group_size: int | None = None) -> torch.Tensor:
+        return fake_quantize(x, scale, zero_point, self.qmin, self.qmax, axis, group_size)
+
+    def describe(self, symmetric_word: bool = True) -> str:
+        return f"int{self.bits} {'sym' if self.symmetric else 'asym'}" if symmetric_word else self.name
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """A minifloat with ``exp_bits`` exponent and ``man_bits`` mantissa bits and a sign bit.
+
+    ``specials``: ``"ieee"`` reserves the top exponent for inf/NaN (E5M2); ``"fn"`` keeps
+    only the all-ones pattern for NaN (E4M3FN, largest 448); ``"none"`` has no special
+    values (the MX FP6/FP4 elements). Subnormals are kept. Values beyond the largest one
+    saturate (as the OCP spec's conversions with saturation do)."""
+
+    exp_bits: int
+    man_bits: int
+    specials: str = "none"
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.exp_bits <= 8 and 0 <= self.man_bits <= 10):
+            raise GenqError(f"float format e{self.exp_bits}m{self.man_bits} is out of range; "
+                            "accepted: 1-8 exponent bits and 0-10 mantissa bits.")
+        if self.specials not in ("ieee", "fn", "none"):
+            raise GenqError(f"float format specials={self.specials!r}; accepted: ieee, fn, none.")
+
+    @property
+    def name(self) -> str:
+        return self.label or f"fp{self.bits}_e{self.exp_bits}m{self.man_bits}"
+
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def bias(self) -> int:
+        return 2 ** (self.exp_bits - 1) - 1
+
+    @property
+    def min_exponent(self) -> int:
+        """Exponent of the smallest normal number (subnormals share its step)."""
+        return 1 - self.bias
+
+    @property
+    def max_value(self) -> float:
+        top = 2 ** self.exp_bits - 1 - self.bias          # exponent of the all-ones field
+        if self.specials == "ieee":
+            return 2.0 ** (top - 1) * (2 - 2.0 ** -self.man_bits)
+        if self.specials == "fn":
+            return 2.0 ** top * (2 - 2.0 ** (1 - self.man_bits))
+        return 2.0 ** top * (2 - 2.0 ** -self.man_bits)
+
+    @property
+    def bits_per_element(self) -> float:
+        return float(self.bits)
+
+    @property
+    def is_integer(self) -> bool:
+        return False
+
+    def qparams(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A symmetric scale mapping max(|lo|, |hi|) to the largest value; zero point 0."""
+        amax = torch.maximum(lo.abs(), hi.abs()).float()
+        scale = torch.clamp(amax / self.max_value, min=EPS)
+        return scale, torch.zeros_like(scale)
+
+    def round(self, y: torch.Tensor) -> torch.Tensor:
+        """``y`` (already divided by its scale) rounded to the nearest representable value,
+        ties to even, saturating at the largest value; no gradient bookkeeping."""
+        y = y.clamp(-self.max_value, self.max_value)
+        exponent = torch.floor(torch.log2(y.abs().clamp(min=2.0 ** (self.min_exponent - 1))))
+        step = torch.exp2(exponent.clamp(min=self.min_exponent) - self.man_bits)
+        return (torch.round(y / step) * step).clamp(-self.max_value, self.max_value)
+
+    def fake_quantize(self, x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor | None = None,
+                      axis: int | None = None, group_size: int | None = None) -> torch.Tensor:
+        """Quantize-dequantize ``x`` at ``scale`` (broadcastable, or 1-D along ``axis``, or per
+        group); the gradient passes straight through (to ``x``; the scale's gradient is the
+        LSQ-style one of ``y * s``)."""
+        if group_size is not None:
+            ax = 1 if axis is None else axis
+            grouped = _group_view(x, PerGroup(group_size, ax))
+            out = self.fake_quantize(grouped, scale)
+            return out.reshape(x.movedim(ax, -1).shape).movedim(-1, ax)
+        if axis is not None and scale.dim() == 1:
+            shape = [1] * x.dim()
+            shape[axis] = -1
+            scale = scale.view(shape)
+        y = x / scale
+        q = self.round(y.detach())
+        if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad):
+            q = y + (q - y).detach()
+        return q * scale
+
+    def describe(self, symmetric_word: bool = True) -> str:
+        return self.name
+
+
+ScaleFormat = Union[FloatFormat, str]    # a FloatFormat, "e8m0" (powers of two) or "fp32"
+
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """Block-scaled elements: every ``block_size`` consecutive elements along the reduction
+    axis share one scale stored in ``scale_format``; ``tensor_scale`` adds NVFP4's second,
+    per-tensor FP32 scale so block scales fit their small format."""
+
+    element: Union[IntFormat, FloatFormat]
+    block_size: int = 32
+    scale_format: ScaleFormat = "e8m0"
+    tensor_scale: bool = False
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.block_size < 1:
+            raise GenqError(f"block_size={self.block_size}; accepted: a positive integer.")
+        if isinstance(self.scale_format, str) and self.scale_format not in ("e8m0", "fp32"):
+            raise GenqError(f"scale_format={self.scale_format!r}; accepted: e8m0, fp32 or a "
+                            "FloatFormat.")
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.element.name}_b{self.block_size}"
+
+    @property
+    def bits(self) -> int:
+        return self.element.bits
+
+    @property
+    def scale_bits(self) -> int:
+        if isinstance(self.scale_format, FloatFormat):
+            return self.scale_format.bits
+        return 8 if self.scale_format == "e8m0" else 32
+
+    @property
+    def max_value(self) -> float:
+        return self.element.max_value
+
+    @property
+    def bits_per_element(self) -> float:
+        """Element bits plus each block's shared scale spread over its elements (MXFP4:
+        4 + 8/32 = 4.25; NVFP4: 4 + 8/16 = 4.5, ignoring the one per-tensor scale)."""
+        return self.element.bits + self.scale_bits / self.block_size
+
+    @property
+    def is_integer(self) -> bool:
+        return False
+
+    def _quantize_scale(self, scale: torch.Tensor) -> torch.Tensor:
+        if self.scale_format == "e8m0":
+            # OCP MX v1.0 section 6.3: X = 2^(floor(log2(amax)) - emax_elem); here the ideal
+            # scale amax / max_value rounded up to a power of two, so the block's maximum fits
+            return torch.exp2(torch.ceil(torch.log2(scale.clamp(min=2.0 ** -127)))).clamp(max=2.0 ** 127)
+        if isinstance(self.scale_format, FloatFormat):
+            return self.scale_format.round(scale)
+        return scale
+
+    def block_scales(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+        """One scale per block of ``x`` along ``axis``, shaped (…, n_blocks, 1) as the
+        blocked view of :meth:`blocked`."""
+        blocks = self.blocked(x.detach(), axis)
+        amax = blocks.abs().amax(dim=-1, keepdim=True).float()
+        ideal = amax / self.element.max_value
+        if self.tensor_scale:       # NVFP4: block scales relative to a per-tensor FP32 scale
+            top = self.scale_format.max_value if isinstance(self.scale_format, FloatFormat) else 1.0
+            global_scale = torch.clamp(amax.max() / (self.element.max_value * top), min=EPS)
+            return torch.clamp(self._quantize_scale(ideal / global_scale) * global_scale, min=EPS)
+        return torch.clamp(self._quantize_scale(ideal), min=EPS)
+
+    def blocked(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+        axis = axis % x.dim()
+        size = x.shape[axis]
+        if size % self.block_size:
+            raise GenqError(f"{self.name}: block_size={self.block_size} does not divide the {size} "
+                            f"elements along axis {axis}; accepted: a multiple of {self.block_size}.")
+        moved = x.movedim(axis, -1)
+        return moved.reshape(*moved.shape[:-1], size // self.block_size, self.block_size)
+
+    def fake_quantize_blocks(self, x: torch.Tensor, axis: int = -1,
+                             scales: torch.Tensor | None = None) -> torch.Tensor:
+        """Quantize-dequantize ``x`` block by block along ``axis`` (scales computed from the
+        blocks unless given); straight-through gradient to ``x``."""
+        axis = axis % x.dim()
+        scales = self.block_scales(x, axis) if scales is None else scales
+        blocks = self.blocked(x, axis)
+        if isinstance(self.element, IntFormat):
+            zero = torch.zeros_like(scales)
+            out = self.element.fake_quantize(blocks, scales, zero)
+        else:
+            out = self.element.fake_quantize(blocks, scales)
+        return out.reshape(x.movedim(axis, -1).shape).movedim(-1, axis)
+
+    def describe(self, symmetric_word: bool = True) -> str:
+        return self.name
+
+
+Format = Union[IntFormat, FloatFormat, BlockFormat]
+
+E4M3 = FloatFormat(4, 3, "fn", "fp8_e4m3")
+E5M2 = FloatFormat(5, 2, "ieee", "fp8_e5m2")
+E3M2 = FloatFormat(3, 2, "none", "fp6_e3m2")
+E2M3 = FloatFormat(2, 3, "none", "fp6_e2m3")
+E2M1 = FloatFormat(2, 1, "none", "fp4_e2m1")
+
+NAMED_FORMATS: dict[str, Format] = {
+    "fp8_e4m3": E4M3, "fp8_e5m2": E5M2, "fp6_e3m2": E3M2, "fp6_e2m3": E2M3, "fp4_e2m1": E2M1,
+    # OCP Microscaling v1.0: 32 elements per E8M0 scale
+    "mxfp8": BlockFormat(E4M3, 32, "e8m0", label="mxfp8"),
+    "mxfp6": BlockFormat(E3M2, 32, "e8m0", label="mxfp6"),
+    "mxfp4": BlockFormat(E2M1, 32, "e8m0", label="mxfp4"),
+    "mxint8": BlockFormat(IntFormat(8, True), 32, "e8m0", label="mxint8"),
+    # NVIDIA NVFP4: 16 E2M1 elements per E4M3 scale, under a per-tensor FP32 scale
+    "nvfp4": BlockFormat(E2M1, 16, E4M3, tensor_scale=True, label="nvfp4"),
+}
+
+
+def parse_format(spec: "str | int | Format", symmetric: bool = True) -> Format:
+    """A format from its name: ``int4``/``uint8`` (or a bare bit width), a named float or
+    block format (``fp8_e4m3``, ``mxfp4``, ``nvfp4``, …), or ``fp<N>_e<E>m<M>``."""
+    if isinstance(spec, (IntFormat, FloatFormat, BlockFormat)):
+        return spec
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return IntFormat(spec, symmetric)
+    text = str(spec).strip().lower()
+    if text in NAMED_FORMATS:
+        return NAMED_FORMATS[text]
+    m = re.fullmatch(r"(u?)int(\d+)", text)
+    if m:
+        return IntFormat(int(m.group(2)), symmetric and not m.group(1))
+    m = re.fullmatch(r"fp(\d+)_e(\d+)m(\d+)", text)
+    if m and int(m.group(1)) == 1 + int(m.group(2)) + int(m.group(3)):
+        return FloatFormat(int(m.group(2)), int(m.group(3)), "none", text)
+    raise GenqError(f"format {spec!r} is not known; accepted: int2..int16, uint2..uint16, "
+                    f"{', '.join(NAMED_FORMATS)}, or fp<N>_e<E>m<M> with N = 1 + E + M.")
+
+
+def as_format(fmt: "Format | int", symmetric: bool | None = None) -> Format:
+    """``fmt`` itself, or the integer format of ``fmt`` bits (the signature observers and
+    quantizers kept from before formats: ``(bits, symmetric)``)."""
+    if isinstance(fmt, (IntFormat, FloatFormat, BlockFormat)):
+        return fmt
+    return IntFormat(int(fmt), True if symmetric is None else bool(symmetric))
+
+
+def format_bits(fmt: Format) -> float:
+    """Bits one element costs, shared scales included (size accounting)."""
+    return fmt.bits_per_element
+
+
+def is_block(fmt: Format) -> bool:
+    return isinstance(fmt, BlockFormat)
+
+
+__all__ = ["IntFormat", "FloatFormat", "BlockFormat", "Format", "NAMED_FORMATS", "parse_format",
+           "as_format",
+           "format_bits", "is_block", "E4M3", "E5M2", "E3M2", "E2M3", "E2M1"]
+
