@@ -106,7 +106,9 @@ class LayerOverride:
 
 @dataclass
 class QuantConfig:
-    recipe: str = "fp32"                        # the config file's name, recorded as is
+    # the record's label: unset, derived from the settings below (genq/config_label.py,
+    # docs/recipes.md); a value set here or on the command line is kept as a user label
+    recipe: str = "${recipe_label:}"
     method: str = "fp"                          # fp | ptq | qat
     # everything the quantizer draws (calibration noise, timestep draws, reconstruction
     # batches and rounding init, QAT data and init, observer subsampling); the top-level
@@ -199,6 +201,9 @@ class TrainAppConfig:
 
 def register_configs() -> None:
     """Register the schemas; the YAML files name them in their defaults lists."""
+    from genq.config_label import register_label_resolver
+
+    register_label_resolver()              # quant.recipe's default ${recipe_label:}
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(name="train_schema", node=TrainAppConfig)

@@ -20,7 +20,9 @@ def _fmt(value: Any, digits: int = 4) -> str:
 def print_run_table(record: dict[str, Any]) -> None:
     m, s, q = record["metrics"], record["speed"], record["quant"]
     label = q["recipe"].upper() if q["method"] != "fp" else "FP32"
-    print(f"\n{record['model']} · {q['recipe']} ({q['method']}) · {m['n_samples']} samples · "
+    # a user's own quant.recipe is shown with the label derived from the settings
+    name = q["recipe"] if q.get("label", q["recipe"]) == q["recipe"] else f"{q['recipe']} [{q['label']}]"
+    print(f"\n{record['model']} · {name} ({q['method']}) · {m['n_samples']} samples · "
           f"features: {m['feature_extractor']}")
     print(f"  {'':18s} {'FP32':>12s} {label:>12s}   {label + ' 95% CI (bootstrap)' if 'fid_ci95' in m else ''}")
     for name, fp_key, q_key in ROWS:

@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from genq.config_label import recipe_label
 from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
 
 # Settings that change how a run is logged, not what it computes.
@@ -47,8 +48,8 @@ def write_failure(run_dir: str | Path, cfg: DictConfig, digest: str, err: BaseEx
               "status": "failed", "error_type": type(err).__name__, "error": str(err),
               "where": tb[-2].strip() if len(tb) > 1 else "", "experiment": cfg.experiment,
               "model": cfg.model.name, "data": cfg.data.name,
-              "quant": {"recipe": cfg.quant.recipe, "method": cfg.quant.method,
-                        "w_bits": cfg.quant.w_bits, "a_bits": cfg.quant.a_bits},
+              "quant": {"recipe": cfg.quant.recipe, "label": recipe_label(cfg.quant),
+                        "method": cfg.quant.method, "w_bits": cfg.quant.w_bits, "a_bits": cfg.quant.a_bits},
               "config": OmegaConf.to_container(cfg, resolve=True), "config_hash": digest,
               "seed": cfg.seed}
     return write_json_atomic(Path(run_dir) / RESULT_FILE, record)
