@@ -101,6 +101,8 @@ class LayerOverride:
     pattern: str = MISSING
     w_bits: Optional[int] = None
     a_bits: Optional[int] = None
+    w_format: Optional[str] = None              # a named format (wins over w_bits), e.g. fp8_e4m3
+    a_format: Optional[str] = None
     keep_fp: bool = False
 
 
@@ -117,6 +119,10 @@ class QuantConfig:
     seed: int = 0
     w_bits: Optional[int] = None                # null = weights stay FP
     a_bits: Optional[int] = None                # null = activations stay FP
+    # number formats by name, winning over the bits above (genq.quant.formats): int4, uint8,
+    # fp8_e4m3, fp8_e5m2, fp6_e3m2, fp6_e2m3, fp4_e2m1, mxfp8, mxfp6, mxfp4, mxint8, nvfp4
+    w_format: Optional[str] = None
+    a_format: Optional[str] = None
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
     group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True
@@ -229,6 +235,17 @@ def _check_bits(key: str, bits: Optional[int]) -> None:
                         "or null to keep that tensor in floating point.")
 
 
+def _check_format(key: str, name: Optional[str]) -> None:
+    if name is None:
+        return
+    from genq.quant.formats import parse_format
+
+    try:
+        parse_format(name)
+    except GenqError as e:
+        raise GenqError(f"{key}={name!r}: {e}") from None
+
+
 def validate_quant(q: Any) -> None:
     """Check a quant config before any calibration starts (one sentence per problem)."""
     check_choice("quant.method", q.method, METHODS)
@@ -249,10 +266,15 @@ def validate_quant(q: Any) -> None:
     if not 0.0 < q.ema_averaging <= 1.0:
         raise GenqError(f"quant.ema_averaging={q.ema_averaging} is out of range; accepted: (0, 1].")
     check_choice("quant.first_last", q.first_last, FIRST_LAST)
+    for key in ("w_format", "a_format"):
+        _check_format(f"quant.{key}", getattr(q, key, None))
     for i, o in enumerate(q.overrides):
         _check_bits(f"quant.overrides[{i}].w_bits", o.w_bits)
         _check_bits(f"quant.overrides[{i}].a_bits", o.a_bits)
-    quantizes = (q.w_bits, q.a_bits, q.attn_bits, q.softmax_bits)
+        for key in ("w_format", "a_format"):
+            _check_format(f"quant.overrides[{i}].{key}", getattr(o, key, None))
+    quantizes = (q.w_bits, q.a_bits, q.attn_bits, q.softmax_bits,
+                 getattr(q, "w_format", None), getattr(q, "a_format", None))
     if q.method in ("ptq", "qat") and all(b is None for b in quantizes):
         raise GenqError(f"quant.method={q.method!r} needs quant.w_bits or quant.a_bits; "
                         "use quant=fp32 for the full-precision model.")

@@ -36,7 +36,7 @@ from typing import Any
 # The settings a label is relative to: the QuantConfig defaults (tests/test_recipe_label.py
 # checks they agree). A setting away from these shows as a suffix.
 BASELINE: dict[str, Any] = {
-    "method": "fp", "w_bits": None, "a_bits": None, "granularity": "per_channel", "group_size": None,
+    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "granularity": "per_channel", "group_size": None,
     "w_symmetric": True, "a_symmetric": False, "a_dynamic": False, "a_granularity": "per_tensor",
     "observer": "minmax", "w_observer": "minmax", "attn_bits": None, "softmax_bits": None,
     "layers": ["Linear", "Conv2d", "ConvTranspose2d"], "include": [], "exclude": [],
@@ -125,8 +125,8 @@ def method_suffix(tokens: list[str]) -> list[str]:
 def quantizer_suffix(q: Any) -> list[str]:
     """Tokens for the quantizer settings away from the baseline (see the module docstring)."""
     out = []
-    weights = _get(q, "w_bits") is not None
-    acts = any(_get(q, k) is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
+    weights = _get(q, "w_bits") is not None or _get(q, "w_format") is not None
+    acts = any(_get(q, k) is not None for k in ("a_bits", "a_format", "attn_bits", "softmax_bits"))
     dynamic = acts and bool(_get(q, "a_dynamic"))
     if dynamic:
         out.append("dynamic")
@@ -175,6 +175,9 @@ def recipe_label(q: Any) -> str:
     if method == "fp":
         return "fp32"
     head = f"w{_bits(_get(q, 'w_bits'))}a{_bits(_get(q, 'a_bits'))}"
+    w_fmt, a_fmt = _get(q, "w_format"), _get(q, "a_format")
+    if w_fmt or a_fmt:        # named formats win over bits: w_nvfp4_a_fp8_e4m3, w_mxfp4_a16
+        head = (f"w_{w_fmt or _bits(_get(q, 'w_bits'))}_a_{a_fmt or _bits(_get(q, 'a_bits'))}")
     if method == "qat":
         head = ("qat_lora_" if (_get(q, "qat.lora_rank") or 0) > 0 else "qat_lsq_") + head
     return "_".join([head] + method_suffix(method_tokens(q)) + quantizer_suffix(q))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
+from typing import Protocol, Union
 
 import torch
 
@@ -277,6 +277,25 @@ class BlockFormat:
 
 Format = Union[IntFormat, FloatFormat, BlockFormat]
 
+
+class NumberFormat(Protocol):
+    """What genq asks of a format (the three classes above, or your own — see
+    docs/extending.md): a name and bit widths, its largest value, qparams from an observed
+    range, and quantize-dequantize at a scale."""
+
+    name: str
+    bits: int
+    max_value: float
+    bits_per_element: float
+    is_integer: bool
+
+    def qparams(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def fake_quantize(self, x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor,
+                      axis: int | None = None, group_size: int | None = None) -> torch.Tensor: ...
+
+    def describe(self) -> str: ...
+
 E4M3 = FloatFormat(4, 3, "fn", "fp8_e4m3")
 E5M2 = FloatFormat(5, 2, "ieee", "fp8_e5m2")
 E3M2 = FloatFormat(3, 2, "none", "fp6_e3m2")
@@ -298,7 +317,7 @@ NAMED_FORMATS: dict[str, Format] = {
 def parse_format(spec: "str | int | Format", symmetric: bool = True) -> Format:
     """A format from its name: ``int4``/``uint8`` (or a bare bit width), a named float or
     block format (``fp8_e4m3``, ``mxfp4``, ``nvfp4``, …), or ``fp<N>_e<E>m<M>``."""
-    if isinstance(spec, (IntFormat, FloatFormat, BlockFormat)):
+    if not isinstance(spec, (int, str)):
         return spec
     if isinstance(spec, int) and not isinstance(spec, bool):
         return IntFormat(spec, symmetric)
@@ -318,9 +337,19 @@ def parse_format(spec: "str | int | Format", symmetric: bool = True) -> Format:
 def as_format(fmt: "Format | int", symmetric: bool | None = None) -> Format:
     """``fmt`` itself, or the integer format of ``fmt`` bits (the signature observers and
     quantizers kept from before formats: ``(bits, symmetric)``)."""
-    if isinstance(fmt, (IntFormat, FloatFormat, BlockFormat)):
-        return fmt
-    return IntFormat(int(fmt), True if symmetric is None else bool(symmetric))
+    if isinstance(fmt, (int, str)) and not isinstance(fmt, bool):
+        return IntFormat(int(fmt), True if symmetric is None else bool(symmetric)) \
+            if isinstance(fmt, int) else parse_format(fmt, True if symmetric is None else symmetric)
+    if not (hasattr(fmt, "fake_quantize") and hasattr(fmt, "qparams") or hasattr(fmt, "fake_quantize_blocks")):
+        raise GenqError(f"{fmt!r} is not a number format; accepted: a bit width, a format name or an "
+                        "object with qparams/fake_quantize (genq.quant.formats.NumberFormat).")
+    return fmt
+
+
+def register_format(name: str, fmt: "NumberFormat") -> None:
+    """Make ``fmt`` available by ``name`` (``quant.w_format=<name>``, plan files)."""
+    as_format(fmt)
+    NAMED_FORMATS[name.lower()] = fmt
 
 
 def format_bits(fmt: Format) -> float:
@@ -333,6 +362,6 @@ def is_block(fmt: Format) -> bool:
 
 
 __all__ = ["IntFormat", "FloatFormat", "BlockFormat", "Format", "NAMED_FORMATS", "parse_format",
-           "as_format",
+           "as_format", "register_format", "NumberFormat",
            "format_bits", "is_block", "E4M3", "E5M2", "E3M2", "E2M3", "E2M1"]
 
