@@ -125,18 +125,14 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
 
 
 def compile_int8(converted: torch.fx.GraphModule, mode: str | None = None) -> Callable:
-    """Inductor with freezing (constant weights: prepacked int8 oneDNN kernels)."""
+    """Inductor with freezing (constant weights: prepacked int8 oneDNN kernels) and the
+    kernel profile, set only while the compiled graph is called (it compiles on its first
+    call): :mod:`genq.bench.backends.inductor`."""
     from torchao.quantization.pt2e.inductor_passes import x86  # noqa: F401 - registers the int8 fusions
 
-    import torch._inductor.config as inductor_config
+    from genq.bench.backends.inductor import CPU_INT8, scoped
 
-    # freezing: weights become constants (prepacked int8 kernels); kernel profile: fused
-    # kernels show by name in torch.profiler. Set process-wide: passing them as
-    # torch.compile(options=...) breaks the int8 weight prepacking (qconv_prepack on fake
-    # tensors) in torch 2.14.
-    inductor_config.freezing = True
-    inductor_config.cpp.enable_kernel_profile = True
-    return torch.compile(converted, mode=mode)
+    return scoped(torch.compile(converted, mode=mode), CPU_INT8)
 
 
 def describe_unsupported(plans: list, show: int = 6) -> str:

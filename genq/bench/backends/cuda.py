@@ -12,13 +12,13 @@ A machine without a GPU gets a GenqError before any work (``check_cuda``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from genq.bench.backends.coverage import CoverageRow
+from genq.bench.backends.inductor import for_backend, scoped
 from genq.bench.backends.runner import forward_fn
 from genq.config_bench import CUDA_BACKENDS
 from genq.errors import GenqError
@@ -52,8 +52,10 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
         # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
         # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
         # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
-        config = (Int8DynamicActivationInt8WeightConfig() if backend == "cuda_int8"
-                  else Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()))
+        # set_inductor_config=False: torchao's default writes its recommended Inductor settings
+        # process-wide; here they are scoped to this backend's calls (genq.bench.backends.inductor).
+        config = (Int8DynamicActivationInt8WeightConfig(set_inductor_config=False) if backend == "cuda_int8"
+                  else Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(), set_inductor_config=False))
         quantize_(net, config)
         low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic, per row)"
         for name, mod in net.named_modules():
@@ -78,8 +80,4 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
         with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
             return fwd(*args)
 
-    return {"fn": fn, "coverage": rows, "model_bytes": None}
-
-
-def cuda_sync() -> Callable[[], None]:
-    return torch.cuda.synchronize
+    return {"fn": scoped(fn, for_backend(backend)), "coverage": rows}
