@@ -23,7 +23,7 @@ from genq.bench.backends.runner import forward_fn
 from genq.config_bench import CUDA_BACKENDS
 from genq.errors import GenqError
 
-__all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda"]
+__all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda", "torchao_config"]
 
 
 def check_cuda(backend: str) -> None:
@@ -37,6 +37,21 @@ def check_cuda(backend: str) -> None:
                         f"{torch.cuda.get_device_name()} has {torch.cuda.get_device_capability()}.")
 
 
+def torchao_config(backend: str) -> Any:
+    """torchao's config for ``cuda_int8`` / ``cuda_fp8``, with ``set_inductor_config=False``:
+    torchao's default writes its recommended Inductor settings process-wide; here they are
+    scoped to this backend's calls (:mod:`genq.bench.backends.inductor`)."""
+    from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
+                                      Int8DynamicActivationInt8WeightConfig, PerRow)
+
+    if backend == "cuda_int8":
+        return Int8DynamicActivationInt8WeightConfig(set_inductor_config=False)
+    # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
+    # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
+    # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
+    return Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(), set_inductor_config=False)
+
+
 def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
                mode: str | None = None) -> dict[str, Any]:
     """``fn`` (args on the GPU -> tensor) and the coverage rows of ``backend``."""
@@ -45,17 +60,10 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
     dtype = torch.float16 if backend == "cuda_fp16" else torch.bfloat16
     rows: list[CoverageRow] = []
     if backend in ("cuda_int8", "cuda_fp8"):
-        from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
-                                          Int8DynamicActivationInt8WeightConfig, PerRow, quantize_)
+        from torchao.quantization import quantize_
 
         net = net.to(torch.bfloat16)
-        # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
-        # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
-        # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
-        # set_inductor_config=False: torchao's default writes its recommended Inductor settings
-        # process-wide; here they are scoped to this backend's calls (genq.bench.backends.inductor).
-        config = (Int8DynamicActivationInt8WeightConfig(set_inductor_config=False) if backend == "cuda_int8"
-                  else Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(), set_inductor_config=False))
+        config = torchao_config(backend)
         quantize_(net, config)
         low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic, per row)"
         for name, mod in net.named_modules():

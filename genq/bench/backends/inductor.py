@@ -12,6 +12,10 @@ restored when the call returns.
   ``torch.profiler`` (the record's kernel counts). Passing them as
   ``torch.compile(options=...)`` breaks the int8 weight prepacking (qconv_prepack on fake
   tensors) in torch 2.14; a config patch at compile time does not.
+  Importing torchao's ``X86InductorQuantizer`` sets ``pre_grad_custom_pass`` to its
+  ``quant_lift_up`` pass process-wide (torchao 0.18, at import):
+  :func:`import_x86_quantizer` puts the previous value back and the int8 settings carry
+  the pass instead.
 - CPU float baselines (compiled FP32 / bf16 / fp16): ``freezing``.
 - CUDA int8/fp8 through torchao: torchao's recommended settings for quantized models
   (``torchao.quantization.utils.recommended_inductor_config_setter``), which ``quantize_``
@@ -32,9 +36,9 @@ TORCHAO_CUDA: dict[str, Any] = {"coordinate_descent_tuning": True,
                                 "force_fuse_int_mm_with_mul": True, "fx_graph_cache": True,
                                 "triton.unique_kernel_names": True}
 
-# The settings a measurement runs under, by ``bench.backend``: every variant timed in one
-# measurement (the backend and its baselines) compiles under the same ones.
-BY_BACKEND: dict[str, dict[str, Any]] = {"cpu_int8": CPU_INT8, "cpu_bf16": CPU_FLOAT, "cpu_fp16": CPU_FLOAT,
+# The settings a measurement runs under, by ``bench.backend`` (cpu_int8: cpu_int8_settings()):
+# every variant timed in one measurement (the backend and its baselines) compiles under the same ones.
+BY_BACKEND: dict[str, dict[str, Any]] = {"cpu_bf16": CPU_FLOAT, "cpu_fp16": CPU_FLOAT,
                                          "cuda_int8": TORCHAO_CUDA, "cuda_fp8": TORCHAO_CUDA}
 
 
@@ -95,6 +99,25 @@ def scoped(fn: Callable[..., Any], settings: dict[str, Any]) -> Callable[..., An
     return call
 
 
+def import_x86_quantizer() -> Any:
+    """torchao's ``X86InductorQuantizer`` class, imported without its module's process-wide
+    ``pre_grad_custom_pass`` (the previous value stays; :func:`cpu_int8_settings` has the pass)."""
+    config = _config()
+    with config.patch(pre_grad_custom_pass=config.pre_grad_custom_pass):
+        from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import X86InductorQuantizer
+    return X86InductorQuantizer
+
+
+def cpu_int8_settings() -> dict[str, Any]:
+    """:data:`CPU_INT8` plus torchao's int8 pre-grad pass (``quant_lift_up``, which the
+    import of its X86 quantizer would otherwise install for the whole process)."""
+    from torchao.quantization.pt2e.inductor_passes.x86 import quant_lift_up
+
+    return {**CPU_INT8, "pre_grad_custom_pass": quant_lift_up}
+
+
 def for_backend(backend: str) -> dict[str, Any]:
     """The settings a ``bench.backend`` measurement runs under (none for eager/autocast CUDA)."""
+    if backend == "cpu_int8":
+        return cpu_int8_settings()
     return BY_BACKEND.get(backend, {})
