@@ -9,14 +9,13 @@ import copy
 import time
 from typing import Any
 
-import torch
 from torch import nn
 
 from genq.config_ptq import validate_ptq
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.quant.api import run_calibration, quantize_
-from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration
+from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration, take_rows
 from genq.quant.calibration.data import num_train_timesteps
 from genq.quant.pipeline import QuantOutcome
 
@@ -59,8 +58,7 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
 
     c = q.calibration
     if c.shortcut_split:
-        example = tuple(v[:1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v
-                        for v in calib.batches[0])
+        example = take_rows(calib.batches[0], slice(0, 1))
         splits = find_concat_splits(fp.network, example)
         if not splits:
             raise GenqError("quant.calibration.shortcut_split=true but the network has no up block "
