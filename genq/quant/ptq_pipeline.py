@@ -24,9 +24,10 @@ def quantizes_activations_statically(q: Any) -> bool:
     return not q.a_dynamic and any(getattr(q, k) is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
 
 
-def check_ptq_methods(fp: GeneratorAdapter, q: Any) -> None:
-    """Method/model mismatches, before any forward pass."""
-    validate_ptq(q)
+def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> None:
+    """Method/model mismatches, before any forward pass (``validated``: ``genq.config.validate`` ran)."""
+    if not validated:
+        validate_ptq(q)
     c, r = q.calibration, q.reconstruction
     diffusion = fp.family == "diffusion"
     if c.timestep_buckets and not diffusion:
@@ -81,9 +82,9 @@ def with_quant_seed(q: Any, seed: int) -> Any:
     return q
 
 
-def run_ptq(fp: GeneratorAdapter, q: Any, seed: int) -> QuantOutcome:
+def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) -> QuantOutcome:
     """PTQ of a clone of ``fp``; ``seed`` (``quant.seed``) draws everything the quantizer draws."""
-    check_ptq_methods(fp, q)
+    check_ptq_methods(fp, q, validated)
     q = with_quant_seed(q, seed)
     r = q.reconstruction
     static = quantizes_activations_statically(q)
