@@ -25,7 +25,6 @@ A_GRANULARITIES = ("per_tensor", "per_token")
 OBSERVERS = ("minmax", "ema", "percentile", "mse")
 FIRST_LAST = ("quantize", "fp", "int8")
 METHODS = ("fp", "ptq", "qat")
-FAMILIES = ("gan", "diffusion", "classifier")
 
 
 @dataclass

@@ -37,7 +37,7 @@ class BenchConfig:
     baselines: list[str] = field(default_factory=lambda: ["fp32_eager"])
     agreement: bool = True                      # real vs simulated vs FP samples: LPIPS, max |diff|
     kernel_profile: bool = True                 # count int8/float kernel calls of one forward
-    pin_allocator: bool = True                  # glibc keeps freed memory: no page faults per call (genq.bench.allocator)
+    pin_allocator: bool = True                  # glibc keeps freed memory while a real backend times (genq.bench.allocator)
 
 
 def check_bench(b: "BenchConfig") -> None:

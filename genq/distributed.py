@@ -12,6 +12,13 @@ effects). Only the main process times, writes the record and logs.
 Why our own few lines on top of accelerate's process group rather than
 ``accelerate.utils.gather``: that one needs equal shapes on every process, and a noise bank
 of N samples rarely splits evenly, so shards are padded here, gathered, and trimmed.
+
+accelerate keeps its state in process-wide singletons (``PartialState``,
+``AcceleratorState``) that refuse a later ``Accelerator`` asking for another device ("cannot
+be changed, restart your runtime") and silently keep an earlier mixed-precision setting.
+Hydra's basic launcher runs a sweep's jobs in one process, so :func:`job_accelerator` gives
+each job the state it asks for (accelerate's own tests reset the singletons the same way,
+with the private ``_reset_state``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,21 @@ Gathered = Union[torch.Tensor, dict[str, torch.Tensor]]
 def launched_world_size() -> int:
     """Processes started by ``accelerate launch``/``torchrun`` (1 for a plain run)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def job_accelerator(cpu: bool, **kwargs: Any) -> Any:
+    """An ``accelerate.Accelerator`` for one job of this process, on the device it asks for.
+
+    A plain process (no ``accelerate launch``) drops whatever accelerate state an earlier
+    job left (a CUDA QAT job followed by a CPU one, or another mixed precision) before
+    building it. Under a launch, the process group in ``PartialState`` belongs to the whole
+    run and stays; only the per-job ``AcceleratorState`` is dropped."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=launched_world_size() == 1)
+    GradientState._reset_state()          # gradient accumulation settings are per job too
+    return Accelerator(cpu=cpu, **kwargs)
 
 
 class DataParallel:

@@ -106,7 +106,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
 
     quant_info = describe_quant(q)
     with stage(f"{q.method} {q.recipe} on {m.name}"):
-        outcome = quantize_adapter(fp, q, q.seed, run_dir)
+        outcome = quantize_adapter(fp, q, q.seed, run_dir, validated=True)   # validate(cfg) ran above
     qmodel = outcome.model if outcome else None
     report = outcome.report if outcome else None
     if outcome:

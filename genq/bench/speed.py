@@ -25,17 +25,17 @@ from genq.models.base import GeneratorAdapter
 def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
-    from genq.bench.allocator import allocator_state, pin_allocator
+    from genq.bench.allocator import allocator_state, pinned_allocator
 
-    if getattr(b, "pin_allocator", True):
-        pin_allocator()
-    allocator = allocator_state()       # a pin earlier in the process stays in force
     if getattr(b, "backend", "fake-quant") != "fake-quant":
         from genq.config_bench import check_bench
 
         check_bench(b)
-        with _threads(getattr(b, "threads", None)):
+        # glibc's malloc pinned for this measurement only, as it was afterwards (genq.bench.allocator)
+        with pinned_allocator(getattr(b, "pin_allocator", True)) as allocator, \
+                _threads(getattr(b, "threads", None)):
             return {**measure_real(fp, qmodel, b, noise), "allocator": allocator}
+    allocator = allocator_state()       # a simulated timing never pins
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
     speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
@@ -70,7 +70,18 @@ def _threads(n: int | None):
 
 def measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                  noise: torch.Tensor) -> dict[str, Any]:
-    """Time ``b.backend`` against FP32 eager and ``b.baselines``, interleaved, on one batch."""
+    """Time ``b.backend`` against FP32 eager and ``b.baselines``, interleaved, on one batch.
+
+    Every variant builds, compiles and runs under the backend's Inductor settings, set for
+    this measurement only (:mod:`genq.bench.backends.inductor`)."""
+    from genq.bench.backends.inductor import for_backend, inductor_settings
+
+    with inductor_settings(for_backend(b.backend)):
+        return _measure_real(fp, qmodel, b, noise)
+
+
+def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
+                  noise: torch.Tensor) -> dict[str, Any]:
     from genq.bench.backends import CUDA_BACKENDS
     from genq.bench.backends.agreement import agreement
     from genq.bench.backends.coverage import as_dicts, kernel_counts, summarize

@@ -8,48 +8,21 @@ samples and quantized samples generated from the same noise bank.
 
 When no quantized samples are given (method fp), the evaluated model is the FP one and the
 "vs FP" metrics are absent, not zero. :func:`score_run` is the entry point (it reads the
-metrics config); :func:`score` is the older digits-only form, kept for callers of it.
+metrics config).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from genq.errors import GenqError
 from genq.metrics.distribution import fid_from_features, kid_from_features
-from genq.metrics.features import extract
 from genq.metrics.paired import feature_lpips, psnr
-
-
-def score(extractor: torch.nn.Module, real: torch.Tensor, fp: torch.Tensor,
-          quantized: torch.Tensor | None, kid_subset_size: int = 100, kid_subsets: int = 50,
-          batch_size: int = 500, seed: int = 0) -> dict[str, Any]:
-    feats_real = extract(extractor, real, batch_size)
-    feats_fp = extract(extractor, fp, batch_size)
-    kid_args = dict(subset_size=kid_subset_size, subsets=kid_subsets, seed=seed)
-    out: dict[str, Any] = {"fid_fp": fid_from_features(feats_real, feats_fp)}
-    out["kid_fp"], out["kid_fp_std"] = kid_from_features(feats_real, feats_fp, **kid_args)
-    if quantized is None:
-        out["fid"], out["kid"], out["kid_std"] = out["fid_fp"], out["kid_fp"], out["kid_fp_std"]
-    else:
-        feats_q = extract(extractor, quantized, batch_size)
-        out["fid"] = fid_from_features(feats_real, feats_q)
-        out["kid"], out["kid_std"] = kid_from_features(feats_real, feats_q, **kid_args)
-        out["qfid"] = fid_from_features(feats_fp, feats_q)
-        out["lpips_vs_fp"] = float(feature_lpips(extractor.classifier, quantized, fp, batch_size).mean())
-        per_image = psnr(quantized, fp)
-        finite = per_image[torch.isfinite(per_image)]
-        # Identical pairs have infinite PSNR; the mean is over the pairs that differ.
-        out["psnr_vs_fp"] = float(finite.mean()) if len(finite) else None
-        out["identical_to_fp"] = int((~torch.isfinite(per_image)).sum())
-    out.update({"feature_extractor": getattr(extractor, "name", type(extractor).__name__),
-                "lpips_net": f"{getattr(extractor, 'name', 'classifier')} (uniform layer weights)",
-                "n_samples": int(fp.shape[0]), "n_reference": int(real.shape[0]),
-                "kid_subset_size": min(kid_subset_size, int(real.shape[0]), int(fp.shape[0]))})
-    return out
 
 
 # --- score_run: every metric the metrics config asks for -------------------------------
@@ -57,16 +30,34 @@ def score(extractor: torch.nn.Module, real: torch.Tensor, fp: torch.Tensor,
 _NETWORKS: dict[tuple, torch.nn.Module] = {}
 
 
-def _cached(key: tuple, build) -> torch.nn.Module:
-    """Networks are built once per process (a sweep scores many runs with the same ones)."""
+def _cached(key: tuple, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """Networks are built once per process (a sweep scores many runs with the same ones).
+    ``key`` holds everything the built network depends on (name, weights file, device,
+    settings), and a cached network is never changed afterwards: a different device or
+    setting builds another one."""
     if key not in _NETWORKS:
         _NETWORKS[key] = build()
     return _NETWORKS[key]
 
 
-def _stamp(path) -> tuple:
+def _stamp(path: Path) -> tuple:
+    """The weights file as a cache key: path, size and modification time (a retrained or
+    replaced file builds a new network)."""
+    if not path.is_file():
+        return str(path), None, None       # the loader names the missing file
     st = path.stat()
     return str(path), st.st_size, st.st_mtime_ns
+
+
+def _digits_features(name: str) -> torch.nn.Module:
+    """The shipped digits classifier as a feature network (it stays on the CPU; the
+    extractor moves the images to it)."""
+    from genq.metrics.features import load_feature_extractor
+    from genq.models.checkpoint import WEIGHTS_FILE
+    from genq.models.registry import embedded_weights_dir
+
+    return _cached(("classifier", name, _stamp(embedded_weights_dir(name) / WEIGHTS_FILE), "cpu"),
+                   lambda: load_feature_extractor(name))
 
 
 def load_metric_networks(metrics_cfg: Any, device: str = "cpu") -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -78,17 +69,16 @@ def load_metric_networks(metrics_cfg: Any, device: str = "cpu") -> tuple[torch.n
     mc = metrics_cfg
     paths = check_metric_weights(mc)
     if mc.feature_extractor == "inception":
-        extractor = _cached(("inception", _stamp(paths["inception"]), device),
+        extractor = _cached(("inception", _stamp(Path(paths["inception"])), str(device)),
                             lambda: load_feature_extractor("inception", paths["inception"]).to(device))
     else:
-        extractor = _cached((mc.feature_extractor,), lambda: load_feature_extractor(mc.feature_extractor))
+        extractor = _digits_features(mc.feature_extractor)
     if mc.lpips_net == "digits_classifier":
-        lpips = extractor.classifier if mc.feature_extractor == "digits_classifier" else _cached(
-            ("digits_classifier",), lambda: load_feature_extractor("digits_classifier")).classifier
+        lpips = _digits_features("digits_classifier").classifier
     else:
-        lpips = _cached(("lpips", mc.lpips_net, _stamp(paths["lpips_backbone"]), device),
-                        lambda: LPIPS(mc.lpips_net, paths["lpips_backbone"]).to(device))
-        lpips.resize_to = mc.lpips_resize
+        backbone = paths["lpips_backbone"]
+        lpips = _cached(("lpips", mc.lpips_net, _stamp(Path(backbone)), str(device), mc.lpips_resize),
+                        lambda: LPIPS(mc.lpips_net, backbone, resize=mc.lpips_resize).to(device))
     return extractor, lpips
 
 

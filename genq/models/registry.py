@@ -7,7 +7,9 @@ or checkpoint is imported or run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,15 @@ from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
 from genq.models.gan import GANAdapter
 
-CHECKPOINT_CLASSES = ("DCGAN", "UNet2DModel", "DigitsClassifier")
+
+@contextlib.contextmanager
+def seeded_init(seed: int = 0) -> Iterator[None]:
+    """A random initialisation that depends on ``seed`` alone: torch's global RNG is seeded
+    inside the block and given back as it was afterwards (the run's own seed stream goes on
+    untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def embedded_weights_dir(name: str) -> Path:
@@ -92,11 +102,13 @@ def load_hub_generator(model_cfg: Any, device: str | None = None,
 
 
 def load_generator(model_cfg: Any, device: str | None = None,
-                   prompts: list[str] | None = None) -> GeneratorAdapter:
+                   prompts: list[str] | None = None, init_seed: int = 0) -> GeneratorAdapter:
     """A generator adapter for ``model_cfg`` (a ModelConfig or anything with its fields).
 
     Pretrained hub models (``model.hub`` set) are placed on ``device`` in ``model.dtype``;
-    genq's own models (shipped, genq-train or random) run on the CPU in float32."""
+    genq's own models (shipped, genq-train or random) run on the CPU in float32. A random
+    initialisation (``model.weights`` null) is a function of ``init_seed`` alone and leaves
+    torch's global RNG as it was."""
     family = model_cfg.family
     if family not in ("gan", "diffusion"):
         raise GenqError(f"model={model_cfg.name!r} is a {family}, not a generator; genq samples "
@@ -107,8 +119,8 @@ def load_generator(model_cfg: Any, device: str | None = None,
     if folder is None:
         arch = {**_plain(model_cfg.arch), **(_plain(model_cfg.tiny_arch) if model_cfg.tiny else {})}
         ckpt = {"arch": arch, "scheduler": _plain(model_cfg.scheduler)}
-        torch.manual_seed(0)
-        return _adapter_from(ckpt, family, model_cfg.num_inference_steps)
+        with seeded_init(init_seed):
+            return _adapter_from(ckpt, family, model_cfg.num_inference_steps)
     ckpt = read_config(folder)
     expected = "DCGAN" if family == "gan" else "UNet2DModel"
     if ckpt.get("class") != expected:
@@ -121,12 +133,13 @@ def load_generator(model_cfg: Any, device: str | None = None,
 
 
 def load_classifier(weights: str | None = "embedded", name: str = "digits_classifier",
-                    arch: dict[str, Any] | None = None) -> DigitsClassifier:
-    """The digits classifier (feature network of the offline metrics)."""
+                    arch: dict[str, Any] | None = None, init_seed: int = 0) -> DigitsClassifier:
+    """The digits classifier (feature network of the offline metrics); ``weights`` None: a
+    random initialisation from ``init_seed`` (torch's global RNG left as it was)."""
     folder = resolve_weights(name, weights)
     if folder is None:
-        torch.manual_seed(0)
-        return DigitsClassifier(**(arch or {})).eval()
+        with seeded_init(init_seed):
+            return DigitsClassifier(**(arch or {})).eval()
     ckpt = read_config(folder)
     if ckpt.get("class") != "DigitsClassifier":
         raise GenqError(f"checkpoint {str(folder)!r} holds a {ckpt.get('class')!r}, not a 'DigitsClassifier'.")

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genq.quant.calibration.batches import rows_of, split_batch, stack_batches, take_rows
+
 
 def output_tensor(out: Any) -> torch.Tensor:
     """The tensor a network returned (diffusers' ``.sample``, a tuple's first item, or itself)."""
@@ -31,21 +33,6 @@ def output_tensor(out: Any) -> torch.Tensor:
         return out[0]
     return out
 
-
-def stack_inputs(batches: list[tuple]) -> list[Any]:
-    """Concatenate a list of positional-input tuples along the batch dimension (items that
-    are not batched tensors are taken from the first tuple)."""
-    n = [b[0].shape[0] for b in batches]
-    stacked = []
-    for i, first in enumerate(batches[0]):
-        batched = isinstance(first, torch.Tensor) and first.dim() > 0 and first.shape[0] == n[0]
-        stacked.append(torch.cat([b[i] for b in batches]) if batched else first)
-    return stacked
-
-
-def _take(inputs: list[Any], idx: torch.Tensor, n: int) -> list[Any]:
-    return [x[idx] if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == n else x
-            for x in inputs]
 
 
 
@@ -62,17 +49,15 @@ class PoolDistiller:
     def __init__(self, teacher: nn.Module, batches: list[tuple], batch_size: int,
                  chunk: int = 256) -> None:
         self.teacher = teacher.eval().requires_grad_(False)
-        self.inputs = stack_inputs(batches)
-        self.n = self.inputs[0].shape[0]
+        self.inputs = stack_batches(batches)
+        self.n = rows_of(self.inputs)
         self.batch_size = batch_size
         with torch.no_grad():
-            self.targets = torch.cat([
-                output_tensor(self.teacher(*_take(self.inputs, torch.arange(i, min(i + chunk, self.n)), self.n)))
-                for i in range(0, self.n, chunk)])
+            self.targets = torch.cat([output_tensor(self.teacher(*b)) for b in split_batch(self.inputs, chunk)])
 
-    def draw(self, generator: torch.Generator) -> tuple[list[Any], torch.Tensor]:
+    def draw(self, generator: torch.Generator) -> tuple[tuple, torch.Tensor]:
         idx = torch.randint(self.n, (self.batch_size,), generator=generator)
-        return _take(self.inputs, idx, self.n), self.targets[idx]
+        return take_rows(self.inputs, idx), self.targets[idx]
 
     def probe_loss(self, student: nn.Module, inputs: list[tuple]) -> float:
         """Distillation MSE to the teacher on held-out input batches (not in the pool)."""

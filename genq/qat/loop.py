@@ -60,13 +60,14 @@ def train(student: nn.Module, loss_fn: LossFn, param_groups: list[dict[str, Any]
           callbacks: Sequence[Callback] = ()) -> LoopResult:
     """Minimise ``loss_fn`` over ``qat.steps`` optimizer steps; ``out_dir`` holds
     ``checkpoints/`` and ``snapshots/`` (None: neither is written)."""
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
+    from genq.distributed import job_accelerator
     from genq.progress import bar_options
 
-    # train where the student lives (genq's own models: CPU; hub models: model.device)
-    accelerator = Accelerator(cpu=next(student.parameters()).device.type == "cpu")
+    # train where the student lives (genq's own models: CPU; hub models: model.device), with
+    # no accelerate state carried over from an earlier job of this process
+    accelerator = job_accelerator(cpu=next(student.parameters()).device.type == "cpu")
     optimizer = torch.optim.AdamW(param_groups, weight_decay=qat.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(qat.steps, qat.warmup_steps))
     model, optimizer, scheduler = accelerator.prepare(student, optimizer, scheduler)

@@ -152,10 +152,12 @@ def _log_callbacks(out_dir: Path | None) -> list:
     return callbacks
 
 
-def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None = None) -> QuantOutcome:
+def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None = None,
+            validated: bool = False) -> QuantOutcome:
     """Quantize a clone of ``fp`` with LSQ QAT distilled from ``fp``; ``fp`` is untouched."""
     qat = q.qat
-    validate_qat(qat, fp.family)
+    if not validated:                       # genq.config.validate checked it already
+        validate_qat(qat, fp.family)
     if run_dir is None and (qat.checkpoint_every or qat.eval_at):
         raise GenqError("quant.qat.checkpoint_every / eval_at need a run folder to write into; "
                         "accepted without one: checkpoint_every=0 and eval_at=[].")

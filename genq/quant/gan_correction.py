@@ -25,10 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from genq.quant.batchnorm import BN_TYPES, following_batchnorm
 from genq.quant.modules import QuantMixin
 from genq.quant.reconstruction.capture import capture_outputs
-
-BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 @torch.no_grad()
@@ -52,18 +51,6 @@ def reestimate_batchnorm(network: nn.Module, batches: list[tuple]) -> int:
     return len(bns)
 
 
-def _following_bn(network: nn.Module, name: str) -> nn.Module | None:
-    """The BatchNorm that directly follows layer ``name`` in its parent Sequential."""
-    parent_name, _, child = name.rpartition(".")
-    parent = network.get_submodule(parent_name) if parent_name else network
-    if not isinstance(parent, nn.Sequential):
-        return None
-    names = [n for n, _ in parent.named_children()]
-    i = names.index(child)
-    nxt = parent[i + 1] if i + 1 < len(names) else None
-    return nxt if isinstance(nxt, BN_TYPES) else None
-
-
 def _channel_axis(layer: nn.Module) -> int:
     """Channel axis of the layer's activations (its registered target's)."""
     return layer.genq_target.input_channel_axis
@@ -77,7 +64,8 @@ def bias_correct(fp_network: nn.Module, q_network: nn.Module, batches: list[tupl
     for name, layer in list(q_network.named_modules()):
         if not isinstance(layer, QuantMixin):
             continue
-        bn = None if layer.bias is not None or not shift_bn else _following_bn(q_network, name)
+        found = None if layer.bias is not None or not shift_bn else following_batchnorm(q_network, name)
+        bn = found[1] if found else None
         if layer.bias is None and bn is None:
             continue
         y_q = capture_outputs(q_network, name, batches)

@@ -23,14 +23,17 @@ class QuantOutcome:
 
 
 def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
-                     run_dir: str | Path | None = None) -> QuantOutcome | None:
-    """Quantize a clone of ``fp`` as ``q.method`` says (None for ``fp``); ``fp`` is untouched."""
+                     run_dir: str | Path | None = None, validated: bool = False) -> QuantOutcome | None:
+    """Quantize a clone of ``fp`` as ``q.method`` says (None for ``fp``); ``fp`` is untouched.
+
+    ``validated``: the caller ran ``genq.config.validate`` on the whole config (as
+    ``run_experiment`` does), so the method's settings are not checked a second time."""
     if q.method == "fp":
         return None
     if q.method == "ptq":
         from genq.quant.ptq_pipeline import run_ptq
 
-        return run_ptq(fp, q, seed)
+        return run_ptq(fp, q, seed, validated)
     from genq.qat.pipeline import run_qat
 
-    return run_qat(fp, q, seed, run_dir)
+    return run_qat(fp, q, seed, run_dir, validated)

@@ -9,14 +9,13 @@ import copy
 import time
 from typing import Any
 
-import torch
 from torch import nn
 
 from genq.config_ptq import validate_ptq
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.quant.api import run_calibration, quantize_
-from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration
+from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration, take_rows
 from genq.quant.calibration.data import num_train_timesteps
 from genq.quant.pipeline import QuantOutcome
 
@@ -25,9 +24,10 @@ def quantizes_activations_statically(q: Any) -> bool:
     return not q.a_dynamic and any(getattr(q, k) is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
 
 
-def check_ptq_methods(fp: GeneratorAdapter, q: Any) -> None:
-    """Method/model mismatches, before any forward pass."""
-    validate_ptq(q)
+def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> None:
+    """Method/model mismatches, before any forward pass (``validated``: ``genq.config.validate`` ran)."""
+    if not validated:
+        validate_ptq(q)
     c, r = q.calibration, q.reconstruction
     diffusion = fp.family == "diffusion"
     if c.timestep_buckets and not diffusion:
@@ -59,8 +59,7 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
 
     c = q.calibration
     if c.shortcut_split:
-        example = tuple(v[:1] if isinstance(v, torch.Tensor) and v.dim() > 0 else v
-                        for v in calib.batches[0])
+        example = take_rows(calib.batches[0], slice(0, 1))
         splits = find_concat_splits(fp.network, example)
         if not splits:
             raise GenqError("quant.calibration.shortcut_split=true but the network has no up block "
@@ -83,9 +82,9 @@ def with_quant_seed(q: Any, seed: int) -> Any:
     return q
 
 
-def run_ptq(fp: GeneratorAdapter, q: Any, seed: int) -> QuantOutcome:
+def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) -> QuantOutcome:
     """PTQ of a clone of ``fp``; ``seed`` (``quant.seed``) draws everything the quantizer draws."""
-    check_ptq_methods(fp, q)
+    check_ptq_methods(fp, q, validated)
     q = with_quant_seed(q, seed)
     r = q.reconstruction
     static = quantizes_activations_statically(q)

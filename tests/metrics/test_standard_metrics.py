@@ -222,3 +222,23 @@ def test_score_run_standard_end_to_end_and_reference_cache(torch_home, tmp_path,
     with mock.patch.object(extractor, "embed", side_effect=AssertionError("recomputed")):
         again = reference_stats(extractor, real, {"dataset": "test"}, batch_size=4)
     assert again.source == "cache" and again.key == out["reference_key"]
+
+
+# --- the network cache ------------------------------------------------------------------------
+
+def test_metric_networks_are_cached_by_what_they_depend_on_and_never_changed(torch_home):
+    from genq.metrics.suite import load_metric_networks
+
+    plain = _standard()
+    resized = _standard("metrics.lpips_resize=64")
+    extractor, lpips = load_metric_networks(plain)
+    assert load_metric_networks(plain) == (extractor, lpips)             # built once
+    extractor2, lpips64 = load_metric_networks(resized)
+    assert extractor2 is extractor and lpips64 is not lpips             # another setting: another LPIPS
+    assert (lpips.resize_to, lpips64.resize_to) == (None, 64)           # the first one is not changed
+    assert load_metric_networks(plain)[1].resize_to is None
+    # another device is another key (the cached CPU networks stay where they are)
+    meta_extractor, meta_lpips = load_metric_networks(plain, device="meta")
+    assert meta_extractor is not extractor and meta_lpips is not lpips
+    assert next(extractor.parameters()).device.type == "cpu" and next(lpips.parameters()).device.type == "cpu"
+    assert next(meta_lpips.parameters()).device.type == "meta"

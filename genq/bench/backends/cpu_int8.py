@@ -82,7 +82,10 @@ def _strip_asserts(gm: torch.fx.GraphModule) -> None:
 def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphModule, list[str]]:
     """The PT2E-converted reference int8 graph of ``lowered`` and notes on shared observers."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import X86InductorQuantizer
+
+    from genq.bench.backends.inductor import import_x86_quantizer
+
+    X86InductorQuantizer = import_x86_quantizer()
 
     plans = {p.target: p for p in lowered.plans if p.quantized}
     if not plans:
@@ -125,18 +128,13 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
 
 
 def compile_int8(converted: torch.fx.GraphModule, mode: str | None = None) -> Callable:
-    """Inductor with freezing (constant weights: prepacked int8 oneDNN kernels)."""
-    from torchao.quantization.pt2e.inductor_passes import x86  # noqa: F401 - registers the int8 fusions
+    """Inductor with freezing (constant weights: prepacked int8 oneDNN kernels) and the
+    kernel profile, set only while the compiled graph is called (it compiles on its first
+    call): :mod:`genq.bench.backends.inductor`."""
+    from genq.bench.backends.inductor import cpu_int8_settings, import_x86_quantizer, scoped
 
-    import torch._inductor.config as inductor_config
-
-    # freezing: weights become constants (prepacked int8 kernels); kernel profile: fused
-    # kernels show by name in torch.profiler. Set process-wide: passing them as
-    # torch.compile(options=...) breaks the int8 weight prepacking (qconv_prepack on fake
-    # tensors) in torch 2.14.
-    inductor_config.freezing = True
-    inductor_config.cpp.enable_kernel_profile = True
-    return torch.compile(converted, mode=mode)
+    import_x86_quantizer()      # registers the int8 fusion and weight-prepack passes
+    return scoped(torch.compile(converted, mode=mode), cpu_int8_settings())
 
 
 def describe_unsupported(plans: list, show: int = 6) -> str:

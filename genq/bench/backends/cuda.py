@@ -12,18 +12,18 @@ A machine without a GPU gets a GenqError before any work (``check_cuda``).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from genq.bench.backends.coverage import CoverageRow
+from genq.bench.backends.inductor import for_backend, scoped
 from genq.bench.backends.runner import forward_fn
 from genq.config_bench import CUDA_BACKENDS
 from genq.errors import GenqError
 
-__all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda"]
+__all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda", "torchao_config"]
 
 
 def check_cuda(backend: str) -> None:
@@ -37,6 +37,21 @@ def check_cuda(backend: str) -> None:
                         f"{torch.cuda.get_device_name()} has {torch.cuda.get_device_capability()}.")
 
 
+def torchao_config(backend: str) -> Any:
+    """torchao's config for ``cuda_int8`` / ``cuda_fp8``, with ``set_inductor_config=False``:
+    torchao's default writes its recommended Inductor settings process-wide; here they are
+    scoped to this backend's calls (:mod:`genq.bench.backends.inductor`)."""
+    from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
+                                      Int8DynamicActivationInt8WeightConfig, PerRow)
+
+    if backend == "cuda_int8":
+        return Int8DynamicActivationInt8WeightConfig(set_inductor_config=False)
+    # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
+    # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
+    # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
+    return Float8DynamicActivationFloat8WeightConfig(granularity=PerRow(), set_inductor_config=False)
+
+
 def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
                mode: str | None = None) -> dict[str, Any]:
     """``fn`` (args on the GPU -> tensor) and the coverage rows of ``backend``."""
@@ -45,15 +60,10 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
     dtype = torch.float16 if backend == "cuda_fp16" else torch.bfloat16
     rows: list[CoverageRow] = []
     if backend in ("cuda_int8", "cuda_fp8"):
-        from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
-                                          Int8DynamicActivationInt8WeightConfig, PerRow, quantize_)
+        from torchao.quantization import quantize_
 
         net = net.to(torch.bfloat16)
-        # fp8 per row (torchao's recommended H100 setting): with a per-tensor scale, torchao 0.18
-        # mistakes a 128x128 weight for a 128x128-block-scaled one and refuses the UNet's
-        # time-embedding Linear ("input_tensor must be 1x128 scaled"; seen on an H200).
-        config = (Int8DynamicActivationInt8WeightConfig() if backend == "cuda_int8"
-                  else Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()))
+        config = torchao_config(backend)
         quantize_(net, config)
         low = "int8 (torchao, dynamic act)" if backend == "cuda_int8" else "fp8 e4m3 (torchao, dynamic, per row)"
         for name, mod in net.named_modules():
@@ -78,8 +88,4 @@ def build_cuda(backend: str, fp_network: nn.Module, compile: bool = False,
         with torch.no_grad(), torch.autocast("cuda", dtype=dtype):
             return fwd(*args)
 
-    return {"fn": fn, "coverage": rows, "model_bytes": None}
-
-
-def cuda_sync() -> Callable[[], None]:
-    return torch.cuda.synchronize
+    return {"fn": scoped(fn, for_backend(backend)), "coverage": rows}

@@ -18,11 +18,12 @@ from genq.bench.backends.runner import forward_fn
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def compiled(network: nn.Module, mode: str | None = None) -> nn.Module:
-    import torch._inductor.config as inductor_config
+def compiled(network: nn.Module, mode: str | None = None) -> Callable:
+    """A compiled copy of ``network``, with frozen weights (prepacked oneDNN kernels) while it
+    compiles, on its first call: :mod:`genq.bench.backends.inductor`."""
+    from genq.bench.backends.inductor import CPU_FLOAT, scoped
 
-    inductor_config.freezing = True     # constant weights, prepacked oneDNN kernels (process-wide, as for int8)
-    return torch.compile(copy.deepcopy(network).eval(), mode=mode)
+    return scoped(torch.compile(copy.deepcopy(network).eval(), mode=mode), CPU_FLOAT)
 
 
 def fp32_fn(network: nn.Module, compile: bool = False, mode: str | None = None) -> Callable:

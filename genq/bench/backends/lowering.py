@@ -227,27 +227,26 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
 
 def _fold_batchnorm(net: nn.Module, plans: dict[str, LayerPlan]) -> None:
     """Fold an eval-mode BatchNorm2d that directly follows a lowered conv in a Sequential."""
-    for seq_name, seq in list(net.named_modules()):
-        if not isinstance(seq, nn.Sequential):
+    from genq.quant.batchnorm import following_batchnorm
+
+    for full, plan in plans.items():
+        found = following_batchnorm(net, full, (nn.BatchNorm2d,))
+        if found is None or found[1].running_var is None:
             continue
-        children = list(seq.named_children())
-        for (a_name, a), (b_name, b) in zip(children, children[1:]):
-            full = f"{seq_name}.{a_name}" if seq_name else a_name
-            if full not in plans or not isinstance(b, nn.BatchNorm2d) or b.running_var is None:
-                continue
-            conv = {SubPixelConvTranspose2d: "conv", ProjectionConvTranspose2d: "linear"}.get(type(a))
-            conv = getattr(a, conv) if conv else a
-            if not isinstance(conv, (nn.Conv2d, nn.Linear)) or isinstance(a, nn.Linear):
-                continue
-            gain = b.weight.detach() / torch.sqrt(b.running_var + b.eps)
-            shift = b.bias.detach() - b.running_mean * gain
-            if isinstance(a, (SubPixelConvTranspose2d, ProjectionConvTranspose2d)):
-                gain, shift = a.channel_map(gain), a.channel_map(shift)
-            with torch.no_grad():
-                conv.weight.mul_(gain.view(-1, *[1] * (conv.weight.dim() - 1)))
-                bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(gain)
-                conv.bias = nn.Parameter(bias * gain + shift)
-            plan = plans[full]
-            plan.w_scale = plan.w_scale * gain.abs()
-            plan.rewrites.append(f"BatchNorm2d {seq_name}.{b_name} folded in")
-            setattr(seq, b_name, nn.Identity())
+        b_full, b = found
+        a = net.get_submodule(full)
+        conv = {SubPixelConvTranspose2d: "conv", ProjectionConvTranspose2d: "linear"}.get(type(a))
+        conv = getattr(a, conv) if conv else a
+        if not isinstance(conv, (nn.Conv2d, nn.Linear)) or isinstance(a, nn.Linear):
+            continue
+        gain = b.weight.detach() / torch.sqrt(b.running_var + b.eps)
+        shift = b.bias.detach() - b.running_mean * gain
+        if isinstance(a, (SubPixelConvTranspose2d, ProjectionConvTranspose2d)):
+            gain, shift = a.channel_map(gain), a.channel_map(shift)
+        with torch.no_grad():
+            conv.weight.mul_(gain.view(-1, *[1] * (conv.weight.dim() - 1)))
+            bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(gain)
+            conv.bias = nn.Parameter(bias * gain + shift)
+        plan.w_scale = plan.w_scale * gain.abs()
+        plan.rewrites.append(f"BatchNorm2d {b_full} folded in")
+        _set_module(net, b_full, nn.Identity())

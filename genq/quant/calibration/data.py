@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from genq.errors import GenqError
+from genq.quant.calibration.batches import stack_batches as _cat, take_rows as _take_rows
 from genq.quant.calibration.samplers import select_pairs, selected_timesteps
 
 
@@ -32,28 +33,6 @@ class CalibrationSet:
         gen = torch.Generator().manual_seed(seed)
         pick = torch.randperm(len(rows), generator=gen)[:n].tolist()
         return [_take_rows(self.batches[rows[i][0]], torch.tensor([rows[i][1]])) for i in pick]
-
-
-def _take_rows(batch: tuple, rows: torch.Tensor) -> tuple:
-    n = batch[0].shape[0]
-    return tuple(v[rows] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n else v
-                 for v in batch)
-
-
-def _cat(parts: list[tuple]) -> tuple:
-    out = []
-    for values in zip(*parts):
-        first = values[0]
-        if isinstance(first, torch.Tensor) and first.dim() > 0:
-            out.append(torch.cat(values))
-        else:
-            out.append(first)
-    return tuple(out)
-
-
-def stack_inputs(inputs: list[tuple]) -> tuple:
-    """One batch from a list of input tuples (e.g. the rows of :meth:`CalibrationSet.subset`)."""
-    return _cat(inputs)
 
 
 def _timestep_of(batch: tuple) -> int:

@@ -11,13 +11,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from genq.quant.calibration.batches import is_batched
+
 
 class _Stop(Exception):
     """Raised by a capture hook: nothing after the captured module needs to run."""
-
-
-def _rows(v: Any, rows: torch.Tensor, n: int) -> Any:
-    return v[rows] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n else v
 
 
 def _cat(values: list[Any]) -> Any:
@@ -41,8 +39,8 @@ class BlockData:
 
     def batch(self, rows: torch.Tensor) -> tuple[tuple, dict[str, Any], torch.Tensor, torch.Tensor | None]:
         n = len(self)
-        args = tuple(_rows(a, rows, n) for a in self.args)
-        kwargs = {k: _rows(v, rows, n) for k, v in self.kwargs.items()}
+        args = tuple(a[rows] if is_batched(a, n) else a for a in self.args)
+        kwargs = {k: v[rows] if is_batched(v, n) else v for k, v in self.kwargs.items()}
         return args, kwargs, self.target[rows], None if self.t is None else self.t[rows]
 
 

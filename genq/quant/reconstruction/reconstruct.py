@@ -23,18 +23,13 @@ from tqdm.auto import tqdm
 from genq.progress import bar_options
 
 from genq.errors import GenqError
-from genq.quant.calibration.data import CalibrationSet, stack_inputs
+from genq.quant.calibration.batches import split_batch, stack_batches
+from genq.quant.calibration.data import CalibrationSet
 from genq.quant.reconstruction.adaround import AdaRoundQuantizer, adaround_layer, beta_schedule
 from genq.quant.reconstruction.blocks import Block, find_blocks, forward_order
 from genq.quant.reconstruction.capture import BlockData, capture_inputs, capture_outputs
 from genq.quant.reconstruction.step_size import activation_quantizers, learn_step_sizes, set_act_mode
 from genq.quant.timestep_quant import timestep_context
-
-
-def _chunks(inputs: tuple, size: int) -> list[tuple]:
-    n = inputs[0].shape[0]
-    return [tuple(v[i:i + size] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n else v
-                  for v in inputs) for i in range(0, n, size)]
 
 
 def run_block(model: nn.Module, block: Block, args: tuple, kwargs: dict[str, Any],
@@ -145,8 +140,8 @@ def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationS
     """Reconstruct ``q_network`` unit by unit against ``fp_network`` on ``calib``."""
     start = time.perf_counter()
     rows = calib.subset(cfg.samples, cfg.seed)
-    inputs = stack_inputs(rows)
-    batches = _chunks(inputs, 64)
+    inputs = stack_batches(rows)
+    batches = split_batch(inputs, 64)
     t_all = inputs[1] if len(inputs) > 1 and isinstance(inputs[1], torch.Tensor) else None
     blocks = forward_order(q_network, find_blocks(q_network, cfg.method), batches[0])
     grads = {p: p.requires_grad for p in q_network.parameters()}
