@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from genq.quant.calibration.data import CalibrationItem
+
 
 class _Stop(Exception):
     """Raised by a capture hook: nothing after the captured module needs to run."""
@@ -85,7 +87,7 @@ def _run_until(model: nn.Module, handle: Any, batches: list[tuple]) -> None:
     try:
         for b in batches:
             try:
-                model(*b)
+                CalibrationItem.of(b)(model)
             except _Stop:
                 pass
     finally:

@@ -31,12 +31,6 @@ from genq.quant.reconstruction.step_size import activation_quantizers, learn_ste
 from genq.quant.timestep_quant import timestep_context
 
 
-def _chunks(inputs: tuple, size: int) -> list[tuple]:
-    n = inputs[0].shape[0]
-    return [tuple(v[i:i + size] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n else v
-                  for v in inputs) for i in range(0, n, size)]
-
-
 def run_block(model: nn.Module, block: Block, args: tuple, kwargs: dict[str, Any],
               t: torch.Tensor | None = None) -> torch.Tensor:
     """The block's output on captured inputs (the timestep context set to ``t``)."""
@@ -144,14 +138,15 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
 
 
 def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationSet,
-                cfg: Any) -> dict[str, Any]:
-    """Reconstruct ``q_network`` unit by unit against ``fp_network`` on ``calib``."""
+                cfg: Any, block_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Reconstruct ``q_network`` unit by unit against ``fp_network`` on ``calib``;
+    ``block_names`` (module name -> kind, from the adapter) names BRECQ's blocks."""
     start = time.perf_counter()
     rows = calib.subset(cfg.samples, cfg.seed)
     inputs = stack_inputs(rows)
-    batches = _chunks(inputs, 64)
-    t_all = inputs[1] if len(inputs) > 1 and isinstance(inputs[1], torch.Tensor) else None
-    blocks = forward_order(q_network, find_blocks(q_network, cfg.method), batches[0])
+    batches = inputs.chunks(64)
+    t_all = inputs.t
+    blocks = forward_order(q_network, find_blocks(q_network, cfg.method, block_names), batches[0])
     grads = {p: p.requires_grad for p in q_network.parameters()}
     for p in grads:
         p.requires_grad_(False)
