@@ -155,6 +155,16 @@ def _t_rows(t: torch.Tensor, n: int) -> torch.Tensor:
     return torch.full((n,), int(t), dtype=torch.long)
 
 
+def _recorded(args: tuple, kwargs: dict[str, Any], x: torch.Tensor, t: torch.Tensor, i: int) -> NetworkCall:
+    """The call of step ``i``; inputs that share memory with the loop's latents ``x`` are
+    copied (the loop goes on with ``x``), the rest (a batch's text embeddings) are kept as
+    they are, shared between the steps."""
+    keep = lambda v: v.clone() if isinstance(v, torch.Tensor) and v.data_ptr() == x.data_ptr() else v  # noqa: E731
+    n = len(NetworkCall(args, kwargs))
+    return NetworkCall(tuple(keep(v) for v in args), {k: keep(v) for k, v in kwargs.items()},
+                       _t_rows(t, n), torch.full((n,), i, dtype=torch.long))
+
+
 @torch.no_grad()
 def denoise(adapter: Any, x: torch.Tensor, offset: int = 0, record: list[NetworkCall] | None = None,
             callbacks: Iterable[StepCallback] = ()) -> torch.Tensor:
@@ -174,11 +184,7 @@ def denoise(adapter: Any, x: torch.Tensor, offset: int = 0, record: list[Network
             for hook in hooks:
                 hook(i, t)
             if record is not None:
-                call = NetworkCall(args, kwargs)
-                n = len(call)
-                record.append(NetworkCall(tuple(v.clone() if _is_batched(v, n) else v for v in args),
-                                          {k: v.clone() if _is_batched(v, n) else v for k, v in kwargs.items()},
-                                          _t_rows(t, n), torch.full((n,), i, dtype=torch.long)))
+                record.append(_recorded(args, kwargs, x, t, i))
             eps = adapter.postprocess(network(*args, **kwargs))
             x = scheduler.step(eps, t, x, **adapter.step_kwargs).prev_sample
     finally:
