@@ -122,6 +122,9 @@ class QuantConfig:
     # fp8_e4m3, fp8_e5m2, fp6_e3m2, fp6_e2m3, fp4_e2m1, mxfp8, mxfp6, mxfp4, mxint8, nvfp4
     w_format: Optional[str] = None
     a_format: Optional[str] = None
+    # a plan file (genq.quant.QuantPlan.save, then edited) applied instead of the layer rules
+    # below; the recipe's other settings (calibration, reconstruction, QAT) still apply
+    plan: Optional[str] = None
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
     group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True

@@ -125,10 +125,9 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
         metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
                             device=device, dist=dist)
     metrics["fp_samples"] = "reused from an earlier job of this process" if fp_reused else "sampled"
-    if fp.family == "diffusion":
-        metrics["sampler"] = f"DDIM eta=0, {m.num_inference_steps} steps"
-        if getattr(fp, "guidance_scale", None) is not None:
-            metrics["sampler"] += f", guidance {fp.guidance_scale}"
+    sampler = fp.describe_sampler()
+    if sampler is not None:
+        metrics["sampler"] = sampler
 
     if not dist.is_main:      # the main process times, writes and logs; the others are done
         dist.barrier()

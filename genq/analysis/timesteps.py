@@ -20,8 +20,7 @@ def activation_ranges_by_timestep(fp: DiffusionAdapter, noise: torch.Tensor,
     stats: dict[tuple[str, int], list[float]] = {}
     current = {"t": None}
     modules = dict(fp.network.named_modules())
-    hooks = [fp.network.register_forward_pre_hook(
-        lambda _m, args: current.__setitem__("t", int(args[1].flatten()[0])))]
+    hooks = []
     for name in quantizable_layers(fp.network):
         def hook(_m, args, key=name):
             x = args[0]
@@ -33,7 +32,7 @@ def activation_ranges_by_timestep(fp: DiffusionAdapter, noise: torch.Tensor,
             s[4] += x.numel()
         hooks.append(modules[name].register_forward_pre_hook(hook))
     try:
-        fp.sample(noise, batch_size)
+        fp.sample(noise, batch_size, callbacks=[lambda _i, t: current.__setitem__("t", int(t))])
     finally:
         for h in hooks:
             h.remove()

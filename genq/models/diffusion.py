@@ -48,28 +48,79 @@ class DiffusionAdapter(GeneratorAdapter):
         gen = torch.Generator().manual_seed(seed)
         return torch.randn(n, *self.image_shape, generator=gen)
 
-    @torch.no_grad()
-    def _denoise(self, x: torch.Tensor, record: list | None = None) -> torch.Tensor:
-        scheduler = self.sampling_scheduler()
-        for t in scheduler.timesteps:
-            t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
-            if record is not None:
-                record.append((x.clone(), t_batch))
-            eps = self.network(x, t_batch).sample
-            x = scheduler.step(eps, t, x, eta=0.0).prev_sample
-        return x
+    # --- the sampler loop's hooks (genq.models.sampler) ---------------------------------
+    step_kwargs = {"eta": 0.0}
 
-    def sample(self, noise: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        self.network.eval()
-        return torch.cat([self._denoise(x) for x in noise.split(batch_size)]).clamp(-1, 1)
+    def prepare_latents(self, x: torch.Tensor, scheduler: Any) -> torch.Tensor:
+        """The starting latents: float32 on the network's device, scaled by the scheduler."""
+        device = next(self.network.parameters()).device
+        return x.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
 
-    def calibration_inputs(self, noise: torch.Tensor, batch_size: int = 256) -> list[tuple]:
-        """(x_t, t) at every step of the FP DDIM trajectory started from ``noise``."""
+    def condition(self, n: int, offset: int) -> Any:
+        """What conditions noise samples ``offset .. offset + n - 1`` (None: unconditional)."""
+        return None
+
+    def network_inputs(self, x: torch.Tensor, t: torch.Tensor, cond: Any) -> tuple[tuple, dict[str, Any]]:
+        """The denoiser's inputs at timestep ``t``, by keyword as diffusers' pipelines call it."""
+        dtype = next(self.network.parameters()).dtype
+        t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
+        return (), {"sample": x.to(dtype), "timestep": t_batch}
+
+    def postprocess(self, output: Any) -> torch.Tensor:
+        """The scheduler's model output (float32) from the network's output."""
+        return output.sample.float()
+
+    def denoise(self, x: torch.Tensor, offset: int = 0, record: list | None = None,
+                callbacks: Any = ()) -> torch.Tensor:
+        """Final latents from noise ``x`` (noise samples ``offset ..``) by the shared loop."""
+        from genq.models.sampler import denoise
+
+        return denoise(self, x, offset, record, callbacks)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents -> images (the identity in pixel space)."""
+        return latents
+
+    def sample(self, noise: torch.Tensor, batch_size: int = 256, callbacks: Any = ()) -> torch.Tensor:
+        """Images in [-1, 1], one per noise sample; ``callbacks`` get ``(i, t)`` at every step."""
         self.network.eval()
-        record: list[tuple] = []
+        out, offset = [], 0
         for x in noise.split(batch_size):
-            self._denoise(x, record)
+            out.append(self.decode(self.denoise(x, offset, callbacks=callbacks)).clamp(-1, 1))
+            offset += len(x)
+        return torch.cat(out)
+
+    def calibration_calls(self, noise: torch.Tensor, batch_size: int = 256) -> list:
+        """The network call of every step of the FP DDIM trajectories started from ``noise``
+        (batches of ``batch_size`` trajectories, in sampling order)."""
+        self.network.eval()
+        record: list = []
+        offset = 0
+        for x in noise.split(batch_size):
+            self.denoise(x, offset, record)
+            offset += len(x)
         return record
+
+    # --- family traits --------------------------------------------------------------------
+    corrections = ()
+    calibration_source = "fp_trajectory"
+    probe_samples = 16
+
+    def num_train_timesteps(self) -> int | None:
+        return int(self.sampling_scheduler().config.num_train_timesteps)
+
+    def reconstruction_blocks(self, network: nn.Module) -> dict[str, str]:
+        """diffusers' ``ResnetBlock2D`` and ``Attention`` modules (Q-Diffusion's
+        ``BaseQuantBlock`` units, Li et al., 2023, arXiv:2302.04304)."""
+        from diffusers.models.attention_processor import Attention
+        from diffusers.models.resnet import ResnetBlock2D
+
+        kinds = ((ResnetBlock2D, "resnet"), (Attention, "attention"))
+        return {name: kind for name, mod in network.named_modules() if name
+                for cls, kind in kinds if isinstance(mod, cls)}
+
+    def describe_sampler(self) -> str | None:
+        return f"DDIM eta=0, {self.num_inference_steps} steps"
 
     def checkpoint_config(self) -> dict[str, Any]:
         return {"class": "UNet2DModel", "family": self.family, "arch": self.arch,

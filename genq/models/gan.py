@@ -9,12 +9,14 @@ from torch import nn
 
 from genq.models.base import GeneratorAdapter
 from genq.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from genq.models.sampler import NetworkCall
 
 
 class GANAdapter(GeneratorAdapter):
     """A DCGAN generator (and, when trained by genq, its discriminator)."""
 
     family = "gan"
+    corrections = ("bias_correction", "bn_reestimate")   # genq.quant.gan_correction
 
     def __init__(self, arch: dict[str, Any], discriminator: bool = True) -> None:
         self.arch = dict(arch)
@@ -38,8 +40,13 @@ class GANAdapter(GeneratorAdapter):
         self.network.eval()
         return torch.cat([self.network(z) for z in noise.split(batch_size)]).clamp(-1, 1)
 
-    def calibration_inputs(self, noise: torch.Tensor, batch_size: int = 256) -> list[tuple]:
-        return [(z,) for z in noise.split(batch_size)]
+    def _inputs(self, z: torch.Tensor) -> torch.Tensor:
+        """The generator's input for latents ``z``."""
+        return z
+
+    def calibration_calls(self, noise: torch.Tensor, batch_size: int = 256) -> list[NetworkCall]:
+        """One call per batch of latents (a GAN has no timestep)."""
+        return [NetworkCall((self._inputs(z),)) for z in noise.split(batch_size)]
 
     def checkpoint_config(self) -> dict[str, Any]:
         return {"class": "DCGAN", "family": self.family, "arch": self.arch}

@@ -6,12 +6,14 @@ arXiv:2207.12598). The UNet is the ``network`` that gets quantized; VAE, text en
 tokenizer stay FP and are shared between the FP adapter and its quantized clone.
 
 All three sample with diffusers' DDIM scheduler (Song et al., 2021, arXiv:2010.02502) at
-eta = 0, built from the pipeline's own scheduler config, like genq's DiffusionAdapter. The
-loop is written here rather than calling the pipeline because genq needs what the pipeline
-hides: the UNet's exact positional inputs at every step (calibration), and a noise bank that
-alone determines every sample (FP and quantized compared on the same noise).
+eta = 0, built from the pipeline's own scheduler config, in genq's one sampler loop
+(:mod:`genq.models.sampler`) rather than the pipeline's, because genq needs what the pipeline
+hides: the UNet's exact inputs at every step (calibration), a step context for per-timestep
+quantizers, and a noise bank that alone determines every sample (FP and quantized compared
+on the same noise). The adapters here only say how inputs are built and outputs read.
 
-Loading (``from_pretrained``, the component tables) is in :mod:`genq.models.hub_pipeline`.
+Reading the components (the class tables) is in :mod:`genq.models.hub_components`;
+:func:`adapter_from_parts` builds the adapter from them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import nn
 
 from genq.errors import GenqError
 from genq.models.diffusion import DiffusionAdapter
+from genq.models.hub_components import PipelineParts, read_pipeline
 
 
 def _sample_size(config: Any) -> tuple[int, int]:
@@ -99,34 +102,7 @@ class HubDiffusionAdapter(DiffusionAdapter):
         scheduler.set_timesteps(self.num_inference_steps)
         return scheduler
 
-    # --- the denoising loop -------------------------------------------------------------
-    def _condition(self, n: int, offset: int) -> Any:
-        """What conditions noise samples ``offset .. offset + n - 1`` (None: unconditional)."""
-        return None
-
-    def _unet_inputs(self, x: torch.Tensor, t: torch.Tensor, condition: Any) -> tuple:
-        """The UNet's positional inputs for latents ``x`` (float32) at timestep ``t``."""
-        _, dtype = _device_dtype(self.network)
-        return (x.to(dtype), torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device))
-
-    def _guide(self, out: torch.Tensor) -> torch.Tensor:
-        """Noise prediction from the UNet output (classifier-free guidance combines here)."""
-        return out
-
-    @torch.no_grad()
-    def _denoise(self, x: torch.Tensor, record: list | None = None, offset: int = 0) -> torch.Tensor:
-        device, _ = _device_dtype(self.network)
-        scheduler = self.sampling_scheduler()
-        x = x.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
-        condition = self._condition(len(x), offset)   # ``offset``: index of x[0] in the noise bank
-        for t in scheduler.timesteps:
-            inputs = self._unet_inputs(scheduler.scale_model_input(x, t), t, condition)
-            if record is not None:
-                record.append(inputs)
-            eps = self._guide(self.network(*inputs).sample.float())
-            x = scheduler.step(eps, t, x, eta=0.0).prev_sample   # scheduler math in float32
-        return x
-
+    # --- the sampler loop's hooks (the loop itself: genq.models.sampler) ------------------
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents (float32) -> images; the identity for a pixel-space model."""
@@ -136,25 +112,14 @@ class HubDiffusionAdapter(DiffusionAdapter):
         z = (latents / self.latent_scale + self.latent_shift).to(dtype)
         return self.vae.decode(z).sample.float()
 
-    def sample(self, noise: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def sample(self, noise: torch.Tensor, batch_size: int = 256, callbacks: Any = ()) -> torch.Tensor:
         """Images in [-1, 1], float32 on the CPU, one per noise sample."""
         self.network.eval()
         out, offset = [], 0
         for x in noise.split(batch_size):
-            out.append(self.decode(self._denoise(x, offset=offset)).clamp(-1, 1).cpu())
+            out.append(self.decode(self.denoise(x, offset, callbacks=callbacks)).clamp(-1, 1).cpu())
             offset += len(x)
         return torch.cat(out)
-
-    def calibration_inputs(self, noise: torch.Tensor, batch_size: int = 256) -> list[tuple]:
-        """The UNet's positional inputs at every step of the FP DDIM trajectory from ``noise``
-        (on the model's device, in its dtype)."""
-        self.network.eval()
-        record: list[tuple] = []
-        offset = 0
-        for x in noise.split(batch_size):
-            self._denoise(x, record, offset)
-            offset += len(x)
-        return record
 
     def clone(self) -> "HubDiffusionAdapter":
         """A copy with its own UNet; the FP parts (VAE, text encoder) are shared, not copied."""
@@ -210,10 +175,8 @@ class HubDiffusionAdapter(DiffusionAdapter):
 
     @classmethod
     def from_pretrained(cls, repo_id: str | Path, **options: Any) -> "HubDiffusionAdapter":
-        """Load a pipeline folder or hub repo (options: see ``hub_pipeline.load_pipeline``)."""
-        from genq.models.hub_pipeline import load_pipeline
-
-        adapter = load_pipeline(str(repo_id), **options)
+        """Load a pipeline folder or hub repo (options: see ``hub_components.read_pipeline``)."""
+        adapter = adapter_from_parts(read_pipeline(str(repo_id), **options))
         if not isinstance(adapter, cls):
             raise GenqError(f"{str(repo_id)!r} holds a {type(adapter).__name__}, not a {cls.__name__}.")
         return adapter
@@ -276,7 +239,7 @@ class HubTextToImageAdapter(HubDiffusionAdapter):
             self._uncond = self.encode_prompts([self.negative_prompt])
         return self._uncond
 
-    def _condition(self, n: int, offset: int) -> torch.Tensor:
+    def condition(self, n: int, offset: int) -> torch.Tensor:
         """encoder_hidden_states of one sampling batch: [unconditional; conditional] with
         guidance. Encoded per batch (prompt lists can be long: one per reference image)."""
         context = self.encode_prompts([self.prompt_of(offset + i) for i in range(n)])
@@ -284,17 +247,23 @@ class HubTextToImageAdapter(HubDiffusionAdapter):
             context = torch.cat([self.unconditional_embedding().expand(n, -1, -1), context])
         return context
 
-    def _unet_inputs(self, x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor) -> tuple:
+    def network_inputs(self, x: torch.Tensor, t: torch.Tensor,
+                       cond: torch.Tensor) -> tuple[tuple, dict[str, Any]]:
         if self.guided:
             x = torch.cat([x, x])
-        latents, t_batch = super()._unet_inputs(x, t, None)
-        return (latents, t_batch, condition)
+        args, kwargs = super().network_inputs(x, t, None)
+        return args, {**kwargs, "encoder_hidden_states": cond}
 
-    def _guide(self, out: torch.Tensor) -> torch.Tensor:
+    def postprocess(self, output: Any) -> torch.Tensor:
+        """Classifier-free guidance: ``uncond + scale * (cond - uncond)``."""
+        out = super().postprocess(output)
         if not self.guided:
             return out
         uncond, cond = out.chunk(2)
         return uncond + self.guidance_scale * (cond - uncond)
+
+    def describe_sampler(self) -> str | None:
+        return f"{super().describe_sampler()}, guidance {self.guidance_scale}"
 
     def components(self) -> dict[str, Any]:
         return {"unet": self.network, "vae": self.vae, "text_encoder": self.text_encoder,
@@ -303,3 +272,14 @@ class HubTextToImageAdapter(HubDiffusionAdapter):
     def checkpoint_config(self) -> dict[str, Any]:
         return {**super().checkpoint_config(), "prompts": self.prompts,
                 "guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt}
+
+
+def adapter_from_parts(parts: PipelineParts) -> HubDiffusionAdapter:
+    """The adapter of a pipeline's loaded components (its kind says which class)."""
+    if parts.kind == "sd":
+        return HubTextToImageAdapter(parts.unet, parts.scheduler_config, parts.vae, parts.text_encoder,
+                                     parts.tokenizer, parts.prompts, parts.guidance_scale,
+                                     parts.negative_prompt, parts.num_inference_steps, parts.latent_scale,
+                                     parts.latent_shift, parts.source)
+    return HubDiffusionAdapter(parts.unet, parts.scheduler_config, parts.num_inference_steps, parts.vae,
+                               parts.latent_scale, parts.latent_shift, parts.source)

@@ -58,9 +58,6 @@ class HubGANAdapter(GANAdapter):
         return torch.cat([self.network(self._inputs(z)).float().cpu()
                           for z in noise.split(batch_size)]).clamp(-1, 1)
 
-    def calibration_inputs(self, noise: torch.Tensor, batch_size: int = 256) -> list[tuple]:
-        return [(self._inputs(z),) for z in noise.split(batch_size)]
-
     def save_pretrained(self, folder: str | Path) -> Path:
         """The PyTorchModelHubMixin layout (config.json + model.safetensors + model card)."""
         self.network.save_pretrained(folder)

@@ -31,8 +31,10 @@ from genq.qat.loop import LoopResult, train
 from genq.qat.lsq import LSQQuantizer, make_learnable
 from genq.quant.api import quantize_
 from genq.quant.modules import QuantMixin
-from genq.quant.pipeline import QuantOutcome
-from genq.quant.ptq_pipeline import quantizes_activations_statically
+from genq.quant.calibration import CalibrationSet
+from genq.quant.outcome import QuantOutcome
+from genq.quant.plan import plan_for
+from genq.quant.ptq_pipeline import build_calibration, quantizes_activations_statically
 
 
 def _plain(q: Any) -> dict[str, Any]:
@@ -52,10 +54,15 @@ def set_training(network: nn.Module, training: bool) -> None:
             m.training = training
 
 
-def prepare(student: GeneratorAdapter, q: Any, calib: list[tuple] | None, seed: int = 0) -> dict[str, Any]:
-    """PTQ-initialise ``student.network`` and make its quantizers (and optionally LoRA, drawn
-    from ``seed``) trainable."""
-    report = quantize_(student.network, q, calib=calib)
+def prepare(student: GeneratorAdapter, q: Any, calib: CalibrationSet | list | None,
+            seed: int = 0) -> dict[str, Any]:
+    """PTQ-initialise ``student.network`` (``calib``: a calibration set, or what
+    ``quantize_(calib=...)`` takes) and make its quantizers (and optionally LoRA, drawn from
+    ``seed``) trainable. The plan is the recipe's, or the plan file it names."""
+    plan = plan_for(student.network, q, validated=True)
+    feed = calib.run if isinstance(calib, CalibrationSet) else calib
+    report = quantize_(student.network, calib=feed if plan.needs_static_calibration() else None,
+                       plan=plan)
     qat = q.qat
     net = student.network
     net.requires_grad_(False)
@@ -107,7 +114,7 @@ def _digits_real(fp: GeneratorAdapter) -> torch.Tensor:
 
 def make_distiller(fp: GeneratorAdapter, q: Any, train_inputs: list[tuple]):
     qat = q.qat
-    if fp.family == "diffusion":
+    if fp.is_denoiser:                       # the FP trajectories' (x_t, t) pairs are the inputs
         real = sched = None
         if qat.denoise_weight:
             if not hasattr(fp, "training_scheduler"):
@@ -165,15 +172,15 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
     student = fp.clone()
     static = quantizes_activations_statically(q)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    calib_noise = fp.make_noise(q.calib_samples, seed + 1)      # the same data PTQ calibrates on
-    calib = fp.calibration_inputs(calib_noise, q.calib_batch_size)
+    calib = build_calibration(fp, q, seed)                       # the same data PTQ calibrates on
     calibration_s = time.perf_counter() - t0
-    prepared = prepare(student, q, calib if static else None, seed)
+    prepared = prepare(student, q, calib, seed)
     prepare_s, prepare_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
-    if fp.family == "gan":
-        train_inputs, source = calib, "fresh N(0, I) latents every step"
+    calib_inputs = [c.positional(fp.network) for c in calib.batches]   # the distillers' positional inputs
+    if not fp.is_denoiser:
+        train_inputs, source = calib_inputs, "fresh N(0, I) latents every step"
     elif qat.train_samples is None or qat.train_samples == q.calib_samples:
-        train_inputs, source = calib, f"calibration noise: {q.calib_samples} noises"
+        train_inputs, source = calib_inputs, f"calibration noise: {q.calib_samples} noises"
     else:
         noise = fp.make_noise(qat.train_samples, seed + 2)
         train_inputs = fp.calibration_inputs(noise, q.calib_batch_size)
@@ -185,7 +192,7 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
         out_dir.mkdir(parents=True, exist_ok=True)
     # held-out probe: inputs from noise neither PTQ nor training saw (16 noises' trajectories
     # for diffusion = 4 x steps pairs at every timestep; 256 latents for a GAN)
-    probe_noise = fp.make_noise(16 if fp.family == "diffusion" else 256, seed + 3)
+    probe_noise = fp.make_noise(fp.probe_samples, seed + 3)
     probe = fp.calibration_inputs(probe_noise, 256)
     loss_before = distiller.probe_loss(student.network, probe)
     result: LoopResult = train(student.network, distiller, groups, qat, out_dir, seed,
@@ -195,15 +202,15 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
 
     from genq.bench import device_name
 
-    teacher = ("fp_trajectory_eps" if fp.family == "diffusion" else
+    teacher = ("fp_trajectory_eps" if fp.is_denoiser else
                "fp_outputs_pixel" + ("+features" if distiller.feature_weight else "")
                + ("+adversarial" if distiller.adv_weight else ""))
-    if fp.family == "diffusion" and qat.denoise_weight:
+    if fp.is_denoiser and qat.denoise_weight:
         teacher += f"+denoise(real digits, weight {qat.denoise_weight})"
     n_params = sum(p.numel() for g in groups for p in g["params"])
-    info = {"calibration": ("fp_trajectory" if fp.family == "diffusion" else "latents") if static else None,
+    info = {"calibration": fp.calibration_source if static else None,
             "calib_samples": q.calib_samples if static else 0,
-            "calib_batches": len(calib) if static else 0,
+            "calib_batches": len(calib.batches) if static else 0,
             "calibration_s": round(calibration_s, 3),
             "coverage": prepared["report"].counts(),
             "qat": {"steps": result.steps, "batch_size": qat.batch_size, "lr": qat.lr,
@@ -215,7 +222,7 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
                     "train_device": f"{device_name()} (cores may be shared with other jobs; "
                                     "*_cpu_s is process CPU time over all threads)",
                     "teacher": teacher, "train_inputs": source + (
-                        f" -> {len(distiller.targets)} (x_t, t) pairs" if fp.family == "diffusion" else ""),
+                        f" -> {len(distiller.targets)} (x_t, t) pairs" if fp.is_denoiser else ""),
                     "quantizer": "lsq+" if qat.lsq_plus else "lsq", "grad_scale": qat.grad_scale,
                     "learn_weights": bool(qat.learn_weights and not qat.lora_rank),
                     "lora_rank": qat.lora_rank, "learnable_quantizers": prepared["learnable_quantizers"],

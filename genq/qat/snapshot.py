@@ -16,7 +16,6 @@ from safetensors.torch import load_file
 
 from genq.models.base import GeneratorAdapter
 from genq.qat.pipeline import convert, prepare
-from genq.quant.ptq_pipeline import quantizes_activations_statically
 
 
 def load_student(fp: GeneratorAdapter, q: Any, path: str | Path) -> GeneratorAdapter:
@@ -27,7 +26,7 @@ def load_student(fp: GeneratorAdapter, q: Any, path: str | Path) -> GeneratorAda
         OmegaConf.set_struct(q, False)
     q.observer, q.w_observer = "minmax", "minmax"
     student = fp.clone()
-    calib = fp.calibration_inputs(fp.make_noise(1, 0), 1) if quantizes_activations_statically(q) else None
+    calib = fp.calibration_inputs(fp.make_noise(1, 0), 1)      # used only when the plan needs it
     prepare(student, q, calib)
     student.network.load_state_dict(load_file(str(path)), strict=True)
     convert(student.network)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from genq.quant.batchnorm import BN_TYPES, following_batchnorm
+from genq.quant.calibration.data import feed
 from genq.quant.modules import QuantMixin
 from genq.quant.reconstruction.capture import capture_outputs
 
@@ -42,8 +43,7 @@ def reestimate_batchnorm(network: nn.Module, batches: list[tuple]) -> int:
         m.momentum = None                      # cumulative moving average over the batches
         m.train()
     try:
-        for b in batches:
-            network(*b)
+        feed(network, batches)
     finally:
         for m, (momentum, training) in zip(bns, saved):
             m.momentum = momentum

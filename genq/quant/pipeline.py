@@ -1,25 +1,16 @@
 """From an FP adapter and a ``quant`` config to a quantized adapter, whatever the method:
-the one entry point ``run_experiment`` calls (PTQ in :mod:`genq.quant.ptq_pipeline`, QAT in
-:mod:`genq.qat.pipeline`)."""
+the one entry point ``run_experiment`` calls. This module only dispatches (PTQ in
+:mod:`genq.quant.ptq_pipeline`, QAT in :mod:`genq.qat.pipeline`); neither imports it back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genq.models.base import GeneratorAdapter
-from genq.quant.report import QuantReport
+from genq.quant.outcome import QuantOutcome
 
-
-@dataclass
-class QuantOutcome:
-    """The quantized adapter, its coverage report and what the record's ``quant`` section
-    gains (calibration, reconstruction, timings, ...)."""
-
-    model: GeneratorAdapter
-    report: QuantReport
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["QuantOutcome", "quantize_adapter"]
 
 
 def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
@@ -31,7 +22,7 @@ def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
     if q.method == "fp":
         return None
     if q.method == "ptq":
-        from genq.quant.ptq_pipeline import run_ptq
+        from genq.quant.ptq_pipeline import run_ptq   # here: QAT's stack (accelerate) loads only for QAT
 
         return run_ptq(fp, q, seed, validated)
     from genq.qat.pipeline import run_qat

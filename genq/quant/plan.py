@@ -257,7 +257,28 @@ def _attention_specs(model: nn.Module, config: Any) -> list[AttentionSpec]:
     return specs
 
 
-def make_plan(model: nn.Module, recipe: Any = None) -> QuantPlan:
+def recipe_needs_static_calibration(config: Any) -> bool:
+    """Whether a recipe quantizes any activation with static scales (the base activation
+    format, any override's, attention): the recipe-level twin of
+    :meth:`QuantPlan.needs_static_calibration`, decided by the same :attr:`TensorSpec.static`."""
+    formats = [_format_name(getattr(config, "a_format", None), config.a_bits)]
+    formats += [_format_name(getattr(o, "a_format", None), o.a_bits) for o in config.overrides
+                if not o.keep_fp]
+    formats += [None if b is None else f"int{b}" for b in (getattr(config, "attn_bits", None),
+                                                          getattr(config, "softmax_bits", None))]
+    return any(activation_spec(config, f).static for f in formats if f is not None)
+
+
+def plan_for(model: nn.Module, recipe: Any, validated: bool = False) -> QuantPlan:
+    """The plan a run applies: the file ``recipe.plan`` names (QuantPlan.save), or the
+    recipe's own (:func:`make_plan`)."""
+    path = getattr(recipe, "plan", None)
+    if path:
+        return QuantPlan.load(path)
+    return make_plan(model, recipe, validated)
+
+
+def make_plan(model: nn.Module, recipe: Any = None, validated: bool = False) -> QuantPlan:
     """The per-module plan ``recipe`` (a QuantRecipe or a ``quant`` config) gives ``model``.
     Every check that a recipe can fail (unknown layer types or formats, globs that match
     nothing, sizes that do not divide a layer) runs here, before anything is quantized."""
@@ -265,7 +286,8 @@ def make_plan(model: nn.Module, recipe: Any = None) -> QuantPlan:
     from genq.quant.api import QuantRecipe
 
     config = QuantRecipe() if recipe is None else recipe
-    validate_quant(config)
+    if not validated:                     # genq.config.validate ran it on the CLI path
+        validate_quant(config)
     types = _check_layer_names(config.layers)
     names = [n for n, _ in model.named_modules() if n]
     _check_patterns(config, names)

@@ -15,13 +15,16 @@ from genq.config_ptq import validate_ptq
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.quant.api import run_calibration, quantize_
-from genq.quant.calibration import CalibrationSet, diffusion_calibration, gan_calibration, take_rows
+from genq.quant.calibration import CalibrationSet
+from genq.quant.calibration.data import build_calibration as _build_calibration
 from genq.quant.calibration.data import num_train_timesteps
-from genq.quant.pipeline import QuantOutcome
+from genq.quant.outcome import QuantOutcome
+from genq.quant.plan import plan_for, recipe_needs_static_calibration
 
 
 def quantizes_activations_statically(q: Any) -> bool:
-    return not q.a_dynamic and any(getattr(q, k) is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
+    """Whether the recipe ``q`` needs static calibration (genq.quant.plan decides)."""
+    return recipe_needs_static_calibration(q)
 
 
 def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> None:
@@ -29,27 +32,28 @@ def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> 
     if not validated:
         validate_ptq(q)
     c, r = q.calibration, q.reconstruction
-    diffusion = fp.family == "diffusion"
-    if c.timestep_buckets and not diffusion:
+    denoiser = fp.is_denoiser
+    if c.timestep_buckets and not denoiser:
         raise GenqError(f"quant.calibration.timestep_buckets={c.timestep_buckets} needs a diffusion "
                         f"model; a {fp.family} has no timestep: accepted: 0.")
     if c.timestep_buckets and not quantizes_activations_statically(q):
         raise GenqError(f"quant.calibration.timestep_buckets={c.timestep_buckets} calibrates static "
                         "activation scales; this recipe has none (a_bits null or a_dynamic=true): "
                         "accepted: 0.")
-    if c.shortcut_split and not diffusion:
+    if c.shortcut_split and not denoiser:
         raise GenqError(f"quant.calibration.shortcut_split=true splits a UNet's concatenated skip "
                         f"inputs; a {fp.family} has none: accepted: false.")
-    if (r.bias_correction or r.bn_reestimate) and diffusion:
+    wrong = [k for k in ("bias_correction", "bn_reestimate") if getattr(r, k) and k not in fp.corrections]
+    if wrong:
         raise GenqError("quant.reconstruction.bias_correction / bn_reestimate are the GAN "
-                        "corrections (the DCGAN's BatchNorm); accepted: false for diffusion models.")
+                        f"corrections (the DCGAN's BatchNorm); accepted: false for {fp.family} models.")
 
 
 def build_calibration(fp: GeneratorAdapter, q: Any, seed: int) -> CalibrationSet:
-    noise = fp.make_noise(q.calib_samples, seed + 1)   # disjoint from the eval noise
-    if fp.family == "diffusion":
-        return diffusion_calibration(fp, noise, q.calib_batch_size, q.calibration)
-    return gan_calibration(fp, noise, q.calib_batch_size, q.calibration)
+    """The calibration data of PTQ and QAT: ``q.calib_samples`` noises drawn from ``seed + 1``
+    (disjoint from the evaluation noise), through the FP model."""
+    noise = fp.make_noise(q.calib_samples, seed + 1)
+    return _build_calibration(fp, noise, q.calib_batch_size, q.calibration)
 
 
 def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: CalibrationSet,
@@ -59,7 +63,7 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
 
     c = q.calibration
     if c.shortcut_split:
-        example = take_rows(calib.batches[0], slice(0, 1))
+        example = calib.batches[0].rows(torch.tensor([0])).positional(fp.network)
         splits = find_concat_splits(fp.network, example)
         if not splits:
             raise GenqError("quant.calibration.shortcut_split=true but the network has no up block "
@@ -68,7 +72,7 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
     if c.timestep_buckets:
         from genq.quant.timestep_quant import install_timestep_context, use_timestep_quantizers
 
-        T = num_train_timesteps(fp, [int(b[1].flatten()[0]) for b in calib.batches])
+        T = num_train_timesteps(fp, [int(b.t[0]) for b in calib.batches])
         ctx = install_timestep_context(network, T, c.timestep_buckets)
         layout["timestep_quantizers"] = use_timestep_quantizers(network, ctx)
 
@@ -87,19 +91,21 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
     check_ptq_methods(fp, q, validated)
     q = with_quant_seed(q, seed)
     r = q.reconstruction
-    static = quantizes_activations_statically(q)
-    needs_data = static or r.method != "none" or r.bias_correction or r.bn_reestimate
+    needs_data = r.method != "none" or r.bias_correction or r.bn_reestimate
     needs_data = needs_data or q.calibration.shortcut_split
     qmodel = fp.clone()
+    plan = plan_for(qmodel.network, q, validated)
+    static = plan.needs_static_calibration()
+    needs_data = needs_data or static
     t0 = time.perf_counter()
     calib = build_calibration(fp, q, seed) if needs_data else None
     layout: dict[str, Any] = {}
 
     def calibrate(network: nn.Module) -> None:
         _apply_layout(fp, network, q, calib, layout)
-        run_calibration(network, calib.batches)
+        run_calibration(network, calib.run)
 
-    report = quantize_(qmodel.network, q, calib=calibrate if static else None)
+    report = quantize_(qmodel.network, calib=calibrate if static else None, plan=plan)
     if not static and calib is not None and q.calibration.shortcut_split:
         _apply_layout(fp, qmodel.network, q, calib, layout)     # weight slices only
     calibration_s = time.perf_counter() - t0
@@ -117,7 +123,8 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
     if r.method != "none":
         from genq.quant.reconstruction import reconstruct
 
-        recon.update(reconstruct(fp.network, qmodel.network, calib, r))
+        recon.update(reconstruct(fp.network, qmodel.network, calib, r,
+                                 block_names=fp.reconstruction_blocks(qmodel.network)))
     if r.bias_correction or r.bn_reestimate:
         from genq.quant.gan_correction import correct_gan
 

@@ -6,28 +6,40 @@ Here the interval is looked up instead: the training timesteps [0, T) are cut in
 per bucket, each calibrated only on the calibration pairs of its bucket. A bucket no
 calibration pair reached uses the scale calibrated on all pairs.
 
-The quantized layers learn the current timestep from a :class:`TimestepContext`: a forward
-pre-hook on the network (the UNet's ``forward(sample, timestep, ...)``) stores the timestep
-of each call, and the quantizers read it, so the scale is the one of the timestep actually
-being denoised (``quantized_layers`` are not modified).
+The quantized layers learn the current timestep from a :class:`TimestepContext`, shared by
+every per-timestep quantizer of a network (``quantized_layers`` are not modified):
+
+- while the sampler loop (:mod:`genq.models.sampler`) runs, the context is one of the
+  network's step listeners: it is told ``(i, t)`` once per step, before the network call,
+  and works out the bucket then, once per step (no host sync per quantizer call);
+- for a direct network call (calibration replays, reconstruction, tests) a forward pre-hook
+  reads the call's argument named ``timestep`` (by keyword, or positionally through the
+  network's ``forward`` signature, so ``forward(hidden_states, encoder_hidden_states,
+  timestep)`` denoisers are read right too).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
 from genq.errors import GenqError
+from genq.models.sampler import add_step_listener
 from genq.quant.quantizer import FakeQuantizer
 
 CONTEXT_ATTR = "_genq_timestep_context"
 
 
 class TimestepContext:
-    """The timestep(s) of the network call in progress, shared by every quantizer."""
+    """The timestep(s) of the network call in progress, shared by every quantizer.
+
+    ``t`` holds the timestep(s) (on the CPU); :meth:`current_buckets` their buckets, and
+    ``uniform`` the single bucket index when every row is in the same bucket (the common
+    case: a sampler step), computed once when the timestep is set."""
 
     def __init__(self, num_train_timesteps: int, buckets: int) -> None:
         if buckets < 1 or num_train_timesteps < 1:
@@ -35,32 +47,81 @@ class TimestepContext:
                             "accepted: both positive.")
         self.num_train_timesteps, self.buckets = int(num_train_timesteps), int(buckets)
         self.t: torch.Tensor | None = None
+        self.step: int | None = None
+        self._buckets: torch.Tensor | None = None
+        self.uniform: int | None = None
+        self._on_device: dict[torch.device, torch.Tensor] = {}
+        self._in_loop = False
+        self._signature: inspect.Signature | None = None
 
     def bucket_of(self, t: torch.Tensor) -> torch.Tensor:
         b = (t.float() * self.buckets / self.num_train_timesteps).long()
         return b.clamp(0, self.buckets - 1)
 
-    def set(self, t: Any) -> None:
+    def set(self, t: Any, step: int | None = None) -> None:
+        """Make ``t`` (a scalar or one timestep per row) the current timestep."""
         self.t = torch.as_tensor(t).detach().flatten().cpu()
+        self.step = step
+        self._buckets = self.bucket_of(self.t)
+        first = int(self._buckets[0])
+        self.uniform = first if bool((self._buckets == first).all()) else None
+        self._on_device = {}
 
     def current_buckets(self) -> torch.Tensor:
-        if self.t is None:
+        if self._buckets is None:
             raise GenqError("a per-timestep quantizer ran outside a network call with a timestep; "
-                            "call the network as network(x, t, ...) or set the context first.")
-        return self.bucket_of(self.t)
+                            "call the network with its timestep argument, or sample through "
+                            "genq.models.sampler, or set the context first.")
+        return self._buckets
 
-    def hook(self, _module: nn.Module, args: tuple, kwargs: dict) -> None:
-        t = args[1] if len(args) > 1 else kwargs.get("timestep")
+    def buckets_on(self, device: torch.device) -> torch.Tensor:
+        """The current buckets on ``device`` (copied once per timestep, not per call)."""
+        b = self._on_device.get(device)
+        if b is None:
+            b = self._on_device[device] = self.current_buckets().to(device)
+        return b
+
+    # --- the sampler's step context (genq.models.sampler.StepListener) ------------------
+    def on_step(self, i: int, t: torch.Tensor) -> None:
+        self.set(t, i)
+        self._in_loop = True
+
+    def on_loop_end(self) -> None:
+        self._in_loop = False
+
+    # --- direct calls: the timestep argument --------------------------------------------
+    def hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if self._in_loop:              # the sampler already said which step this is
+            return
+        t = kwargs.get("timestep")
+        if t is None and args:
+            if self._signature is None:
+                self._signature = inspect.signature(module.forward)
+            try:
+                t = self._signature.bind_partial(*args, **kwargs).arguments.get("timestep")
+            except TypeError:
+                t = None
         if t is None:
-            raise GenqError("per-timestep quantization needs the network's timestep argument; "
-                            "the call passed none.")
+            raise GenqError("per-timestep quantization needs the network's timestep argument "
+                            "(named 'timestep'); the call passed none.")
         self.set(t)
+
+    def __deepcopy__(self, memo: dict) -> "TimestepContext":
+        other = copy.copy(self)
+        memo[id(self)] = other
+        other.t = None if self.t is None else self.t.clone()
+        other._buckets = None if self._buckets is None else self._buckets.clone()
+        other._on_device = {}
+        other._signature = None
+        return other
 
 
 def install_timestep_context(network: nn.Module, num_train_timesteps: int, buckets: int) -> TimestepContext:
-    """Attach a context to ``network`` and keep it updated on every forward call."""
+    """Attach a context to ``network``: the sampler loop tells it each step, and a forward
+    pre-hook reads the timestep of direct calls."""
     ctx = TimestepContext(num_train_timesteps, buckets)
     network.register_forward_pre_hook(ctx.hook, with_kwargs=True)
+    add_step_listener(network, ctx)
     setattr(network, CONTEXT_ATTR, ctx)
     return ctx
 
@@ -84,8 +145,8 @@ class TimestepFakeQuantizer(FakeQuantizer):
 
     def _rows_by_bucket(self, x: torch.Tensor) -> dict[int, torch.Tensor | None]:
         b = self.ctx.current_buckets()
-        if (b == b[0]).all():
-            return {int(b[0]): None}
+        if self.ctx.uniform is not None:
+            return {self.ctx.uniform: None}
         if x.shape[0] != b.numel():
             raise GenqError(f"{self.name}: a batch mixes timestep buckets but its first dimension "
                             f"({x.shape[0]}) is not the batch of {b.numel()} timesteps.")
@@ -104,9 +165,11 @@ class TimestepFakeQuantizer(FakeQuantizer):
 
     def lookup(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The (scale, zero point) of the timestep bucket(s) of the current call."""
-        b = self.ctx.current_buckets().to(self.bucket_scale.device)
-        if (b == b[0]).all():
-            return self.bucket_scale[b[0]], self.bucket_zero_point[b[0]]
+        self.ctx.current_buckets()                 # raises outside a call with a timestep
+        k = self.ctx.uniform                       # one bucket: a Python index, no device copy
+        if k is not None:
+            return self.bucket_scale[k], self.bucket_zero_point[k]
+        b = self.ctx.buckets_on(self.bucket_scale.device)
         if x.shape[0] != b.numel():
             raise GenqError(f"{self.name}: a batch mixes timestep buckets but its first dimension "
                             f"({x.shape[0]}) is not the batch of {b.numel()} timesteps.")

@@ -77,8 +77,33 @@ def test_diffusion_calibration_batches_hold_one_timestep_each():
                                up_block_types=("UpBlock2D", "UpBlock2D")), num_inference_steps=5)
     calib = diffusion_calibration(fp, fp.make_noise(6, 1), 4, cfg(sampler="uniform", n_steps=3))
     assert calib.description["pairs"] == 18 and calib.description["timesteps"] == [800, 400, 0]
-    assert all(len(set(b[1].tolist())) == 1 for b in calib.batches)
+    assert all(len(set(b.t.tolist())) == 1 for b in calib.batches)           # one timestep per batch
+    assert all(torch.equal(b.t, b.kwargs["timestep"]) for b in calib.batches)  # items carry t ...
+    assert sorted({int(b.step[0]) for b in calib.batches}) == [0, 2, 4]          # ... and the step
     assert calib.pairs() == 18
+    one = calib.subset(1, 0)[0]
+    assert len(one) == 1 and set(one.kwargs) == {"sample", "timestep"}
     with pytest.raises(GenqError, match="latents"):
         from genq.quant.calibration import gan_calibration
         gan_calibration(SimpleNamespace(family="gan"), torch.zeros(2, 4), 2, cfg(sampler="uniform"))
+
+
+def test_calibration_sets_take_tuples_dicts_and_tensors():
+    from genq.quant.calibration import CalibrationSet, stack_inputs
+
+    x, t = torch.randn(4, 2), torch.tensor([5, 5, 9, 9])
+    calib = CalibrationSet([(x, t), {"sample": x, "timestep": t}, x])
+    assert [b.t for b in calib.batches][2] is None and torch.equal(calib.batches[0].t, t)
+    assert torch.equal(calib.batches[1].t, t) and calib.pairs() == 12
+    both = stack_inputs(calib.batches[:1] + calib.batches[:1])
+    assert len(both) == 8 and both.t.tolist() == [5, 5, 9, 9] * 2
+
+
+def test_ptq_and_qat_build_calibration_with_the_same_function():
+    import inspect
+
+    from genq.qat import pipeline as qat_pipeline
+    from genq.quant import ptq_pipeline
+
+    assert qat_pipeline.build_calibration is ptq_pipeline.build_calibration
+    assert "build_calibration(fp, q, seed)" in inspect.getsource(qat_pipeline.run_qat)

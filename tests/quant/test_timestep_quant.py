@@ -67,3 +67,44 @@ def test_per_timestep_scales_lower_block_output_error_against_naive_minmax():
         err_naive = (output_of(naive, name, low_t) - ref).pow(2).mean()
         err_tdq = (output_of(tdq, name, low_t) - ref).pow(2).mean()
         assert err_tdq < err_naive, name
+
+
+def test_the_timestep_is_read_by_name_for_keyword_and_pixart_style_calls():
+    from genq.quant.timestep_quant import TimestepContext
+
+    class PixArtLike(torch.nn.Module):         # forward(hidden_states, encoder_hidden_states, timestep)
+        def forward(self, hidden_states, encoder_hidden_states=None, timestep=None):
+            return hidden_states
+
+    net = PixArtLike()
+    ctx = install_timestep_context(net, 1000, 4)
+    net(torch.zeros(2, 3), torch.zeros(2, 5), torch.tensor([900, 900]))       # positional, third
+    assert ctx.t.tolist() == [900, 900] and ctx.uniform == 3
+    net(torch.zeros(2, 3), timestep=torch.tensor([10, 600]))                  # keyword, two buckets
+    assert ctx.uniform is None and ctx.current_buckets().tolist() == [0, 2]
+    import pytest
+
+    from genq.errors import GenqError
+    with pytest.raises(GenqError, match="timestep"):
+        net(torch.zeros(2, 3), torch.zeros(2, 5))
+    assert isinstance(ctx, TimestepContext)
+
+
+def test_the_sampler_loop_publishes_the_step_before_each_network_call():
+    from genq.models.diffusion import DiffusionAdapter
+
+    fp = DiffusionAdapter(dict(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
+                               block_out_channels=(8, 16), norm_num_groups=4,
+                               down_block_types=("DownBlock2D", "DownBlock2D"),
+                               up_block_types=("UpBlock2D", "UpBlock2D")), num_inference_steps=3)
+    ctx = install_timestep_context(fp.network, 1000, 2)
+    seen = []
+    fp.network.register_forward_pre_hook(lambda m, a, k: seen.append((ctx.step, ctx.t.tolist(), ctx._in_loop)),
+                                         with_kwargs=True)
+    fp.sample(fp.make_noise(2, 0))
+    timesteps = [int(t) for t in fp.sampling_scheduler().timesteps]
+    assert seen == [(i, [t], True) for i, t in enumerate(timesteps)] and not ctx._in_loop
+    clone = fp.clone()                                                 # the listener follows the copy
+    assert timestep_context(clone.network) is not ctx
+    from genq.models.sampler import step_listeners
+    assert step_listeners(clone.network) == [timestep_context(clone.network)]

@@ -1,24 +1,28 @@
 """The units that reconstruction optimizes one at a time, in forward order.
 
-- ``brecq`` (Li et al., 2021, arXiv:2102.05426): blocks. For diffusers UNets a block is a
-  ``ResnetBlock2D`` or an ``Attention`` module (as Q-Diffusion's ``BaseQuantBlock``s); for a
-  GAN generator built as ``nn.Sequential`` a block is a quantized (transposed) convolution
-  with the normalisation and activation that follow it (the DCGAN's upsampling blocks).
-  Quantized layers outside every block are reconstructed alone.
+- ``brecq`` (Li et al., 2021, arXiv:2102.05426): blocks. The adapter names them
+  (:meth:`genq.models.base.GeneratorAdapter.reconstruction_blocks`: for diffusers UNets a
+  ``ResnetBlock2D`` or an ``Attention`` module, as Q-Diffusion's ``BaseQuantBlock``s); without
+  names (a bare network) those two diffusers classes are the blocks. For a GAN generator
+  built as ``nn.Sequential`` a block is a quantized (transposed) convolution with the
+  normalisation and activation that follow it (the DCGAN's upsampling blocks). Quantized
+  layers outside every block are reconstructed alone.
 - ``adaround`` (Nagel et al., 2020): every quantized layer alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from genq.quant.attention import is_diffusers_attention
+from genq.quant.calibration.data import CalibrationItem
 from genq.quant.modules import QuantMixin
 
-BLOCK_CLASSES = ("ResnetBlock2D",)
+BLOCK_CLASSES = ("ResnetBlock2D",)   # the fallback for a network no adapter names blocks of
 
 
 @dataclass
@@ -40,7 +44,8 @@ class Block:
         return self.members[-1]
 
 
-def _is_block(mod: nn.Module) -> str | None:
+def _default_kind(mod: nn.Module) -> str | None:
+    """Without an adapter's names: diffusers' resnet and attention blocks."""
     if type(mod).__name__ in BLOCK_CLASSES:
         return "resnet"
     if is_diffusers_attention(mod):
@@ -54,8 +59,10 @@ def _quant_layers(model: nn.Module, prefix: str) -> list[str]:
             and getattr(m, "weight_quantizer", None) is not None]
 
 
-def find_blocks(model: nn.Module, method: str) -> list[Block]:
-    """The reconstruction units of ``model`` (not yet in forward order)."""
+def find_blocks(model: nn.Module, method: str, names: dict[str, str] | None = None) -> list[Block]:
+    """The reconstruction units of ``model`` (not yet in forward order); ``names`` maps the
+    modules reconstructed as one block to their kind (None: diffusers' resnet and attention
+    blocks)."""
     quant = [n for n, m in model.named_modules()
              if isinstance(m, QuantMixin) and getattr(m, "weight_quantizer", None) is not None]
     if method == "adaround":
@@ -65,7 +72,7 @@ def find_blocks(model: nn.Module, method: str) -> list[Block]:
     for name, mod in model.named_modules():
         if any(name.startswith(b.name + ".") for b in blocks):
             continue
-        kind = _is_block(mod)
+        kind = _default_kind(mod) if names is None else names.get(name)
         if kind and name:
             layers = _quant_layers(model, name)
             if layers:
@@ -98,7 +105,7 @@ def _sequential_blocks(name: str, seq: nn.Sequential, covered: set[str]) -> list
 
 
 @torch.no_grad()
-def forward_order(model: nn.Module, blocks: list[Block], example: tuple) -> list[Block]:
+def forward_order(model: nn.Module, blocks: list[Block], example: Any) -> list[Block]:
     """``blocks`` sorted by when their first module first runs on ``example``."""
     seen: dict[str, int] = {}
     hooks = []
@@ -107,7 +114,7 @@ def forward_order(model: nn.Module, blocks: list[Block], example: tuple) -> list
             seen.setdefault(name, len(seen))
         hooks.append(model.get_submodule(b.first).register_forward_pre_hook(mark))
     try:
-        model(*example)
+        CalibrationItem.of(example)(model)
     finally:
         for h in hooks:
             h.remove()

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genq.quant.calibration.batches import is_batched
+from genq.quant.calibration.data import CalibrationItem
 
 
 class _Stop(Exception):
@@ -83,7 +83,7 @@ def _run_until(model: nn.Module, handle: Any, batches: list[tuple]) -> None:
     try:
         for b in batches:
             try:
-                model(*b)
+                CalibrationItem.of(b)(model)
             except _Stop:
                 pass
     finally:

@@ -23,8 +23,7 @@ from tqdm.auto import tqdm
 from genq.progress import bar_options
 
 from genq.errors import GenqError
-from genq.quant.calibration.batches import split_batch, stack_batches
-from genq.quant.calibration.data import CalibrationSet
+from genq.quant.calibration.data import CalibrationSet, stack_inputs
 from genq.quant.reconstruction.adaround import AdaRoundQuantizer, adaround_layer, beta_schedule
 from genq.quant.reconstruction.blocks import Block, find_blocks, forward_order
 from genq.quant.reconstruction.capture import BlockData, capture_inputs, capture_outputs
@@ -136,14 +135,15 @@ def reconstruct_block(model: nn.Module, block: Block, data: BlockData, cfg: Any,
 
 
 def reconstruct(fp_network: nn.Module, q_network: nn.Module, calib: CalibrationSet,
-                cfg: Any) -> dict[str, Any]:
-    """Reconstruct ``q_network`` unit by unit against ``fp_network`` on ``calib``."""
+                cfg: Any, block_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Reconstruct ``q_network`` unit by unit against ``fp_network`` on ``calib``;
+    ``block_names`` (module name -> kind, from the adapter) names BRECQ's blocks."""
     start = time.perf_counter()
     rows = calib.subset(cfg.samples, cfg.seed)
-    inputs = stack_batches(rows)
-    batches = split_batch(inputs, 64)
-    t_all = inputs[1] if len(inputs) > 1 and isinstance(inputs[1], torch.Tensor) else None
-    blocks = forward_order(q_network, find_blocks(q_network, cfg.method), batches[0])
+    inputs = stack_inputs(rows)
+    batches = inputs.chunks(64)
+    t_all = inputs.t
+    blocks = forward_order(q_network, find_blocks(q_network, cfg.method, block_names), batches[0])
     grads = {p: p.requires_grad for p in q_network.parameters()}
     for p in grads:
         p.requires_grad_(False)
