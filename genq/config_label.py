@@ -36,7 +36,7 @@ from typing import Any
 # The settings a label is relative to: the QuantConfig defaults (tests/test_recipe_label.py
 # checks they agree). A setting away from these shows as a suffix.
 BASELINE: dict[str, Any] = {
-    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "granularity": "per_channel", "group_size": None,
+    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "plan": None, "granularity": "per_channel", "group_size": None,
     "w_symmetric": True, "a_symmetric": False, "a_dynamic": False, "a_granularity": "per_tensor",
     "observer": "minmax", "w_observer": "minmax", "attn_bits": None, "softmax_bits": None,
     "layers": ["Linear", "Conv2d", "ConvTranspose2d"], "include": [], "exclude": [],
@@ -164,6 +164,8 @@ def quantizer_suffix(q: Any) -> list[str]:
         n = len(_get(q, key) or [])
         if n:
             out.append(f"{key}{n}")
+    if _get(q, "plan"):
+        out.append("plan")                      # a plan file decides the layers
     return out
 
 

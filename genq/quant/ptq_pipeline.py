@@ -9,6 +9,7 @@ import copy
 import time
 from typing import Any
 
+import torch
 from torch import nn
 
 from genq.config_ptq import validate_ptq

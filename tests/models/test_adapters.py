@@ -3,20 +3,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapter_mixin import AdapterTests
+from adapter_mixin import AdapterTests, ConformanceTests
 from conftest import compose
 from genq.errors import GenqError
 from genq.models.registry import load_generator
 
 
-class TestGANAdapter(AdapterTests):
+class TestGANAdapter(ConformanceTests, AdapterTests):
     family, model_name = "gan", "dcgan_digits"
 
     def make_adapter(self):
         return load_generator(self.model_cfg(None))
 
 
-class TestDiffusionAdapter(AdapterTests):
+class TestDiffusionAdapter(ConformanceTests, AdapterTests):
     family, model_name = "diffusion", "ddpm_digits"
 
     def make_adapter(self):

@@ -14,7 +14,7 @@ import torch
 
 import hub_tiny
 from hub_tiny import one_thread  # noqa: F401  (autouse: one intra-op thread)
-from adapter_mixin import AdapterTests
+from adapter_mixin import AdapterTests, ConformanceTests
 from conftest import compose
 from genq.config import validate
 from genq.errors import GenqError
@@ -40,7 +40,7 @@ def hub_cfg(kind: str, repo_id, *overrides: str):
     return cfg
 
 
-class HubAdapterTests(AdapterTests):
+class HubAdapterTests(ConformanceTests, AdapterTests):
     kind: str
 
     @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import torch
 
 import hub_tiny
 from hub_tiny import one_thread  # noqa: F401  (autouse: one intra-op thread)
-from adapter_mixin import AdapterTests
+from adapter_mixin import AdapterTests, ConformanceTests
 from conftest import compose
 from genq.errors import GenqError
 from genq.models.hub_gan import DCGANHubGenerator, HubGANAdapter
@@ -28,7 +28,7 @@ def gan_folder(tmp_path_factory):
     return hub_tiny.make_gan_folder(tmp_path_factory.mktemp("hub") / "gan")
 
 
-class TestHubGAN(AdapterTests):
+class TestHubGAN(ConformanceTests, AdapterTests):
     """The mixin's save/load round trip goes through GANAdapter.save (genq's layout)."""
 
     family, model_name = "gan", "hub_gan"
