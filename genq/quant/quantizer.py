@@ -41,8 +41,9 @@ class FakeQuantizer(nn.Module):
         self.block_axis = token_axis if token_axis is not None else getattr(granularity, "axis", -1)
         self.dynamic = dynamic
         self.token_axis = token_axis          # dynamic per-token: the channel axis reduced over
+        self.observer_name, self.observer_options = observer, dict(observer_options or {})
         self.observer = None if dynamic or self.is_block else make_observer(
-            observer, granularity, name, **(observer_options or {}))
+            observer, granularity, name, **self.observer_options)
         self.register_buffer("scale", None)
         self.register_buffer("zero_point", None)
         self.mode = "dynamic" if dynamic else "off"
@@ -74,6 +75,15 @@ class FakeQuantizer(nn.Module):
                             "format; accepted here: int formats (AdaRound, LSQ and integer kernels "
                             "need an integer grid).")
         return self.format
+
+    def fresh_copy(self, granularity: Granularity | None = None, name: str | None = None) -> "FakeQuantizer":
+        """A quantizer with these settings and an empty observer, observing (split and
+        per-timestep quantizers start from it: the one way genq clones a quantizer)."""
+        new = FakeQuantizer(self.format, None, self.granularity if granularity is None else granularity,
+                            self.observer_name, self.name if name is None else name, self.dynamic,
+                            self.token_axis, self.observer_options)
+        new.set_mode("observe")
+        return new
 
     # -- modes ---------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:

@@ -18,21 +18,13 @@ import inspect
 import torch
 from torch import nn
 
-from genq.quant.observers import OBSERVERS
 from genq.quant.quantizer import FakeQuantizer
 
-IN_AXIS = 1   # input channels of Conv2d / Linear weights
 
 
 def _fresh_copy(q: FakeQuantizer) -> FakeQuantizer:
     """A FakeQuantizer with ``q``'s settings and an empty observer."""
-    name = next(k for k, cls in OBSERVERS.items() if type(q.observer) is cls)
-    options = {k: getattr(q.observer, a) for k, a in (("percentile", "percentile"), ("grid", "grid"),
-                                                      ("averaging_constant", "averaging_constant"))
-               if hasattr(q.observer, a)}
-    new = FakeQuantizer(q.format, None, q.granularity, name, q.name, observer_options=options)
-    new.set_mode("observe")
-    return new
+    return q.fresh_copy()
 
 
 class SplitActQuantizer(nn.Module):
@@ -65,9 +57,9 @@ class SplitActQuantizer(nn.Module):
 class SplitWeightQuantizer(nn.Module):
     """The weight slices that multiply the two halves, each with its own scales."""
 
-    def __init__(self, base: FakeQuantizer, split: int) -> None:
+    def __init__(self, base: FakeQuantizer, split: int, axis: int = 1) -> None:
         super().__init__()
-        self.split = int(split)
+        self.split, self.axis = int(split), axis           # axis: the weight's input channels
         self.bits, self.symmetric, self.qmin, self.qmax = base.bits, base.symmetric, base.qmin, base.qmax
         self.parts = nn.ModuleList([_fresh_copy(base), _fresh_copy(base)])
         self.mode = "quant"
@@ -76,19 +68,23 @@ class SplitWeightQuantizer(nn.Module):
     def scale(self) -> torch.Tensor:      # the layers' weight cache keys on it
         return self.parts[0].scale
 
+    def _halves(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = w.shape[self.axis]
+        return w.narrow(self.axis, 0, self.split), w.narrow(self.axis, self.split, n - self.split)
+
     def calibrate_from(self, w: torch.Tensor) -> None:
-        self.parts[0].calibrate_from(w[:, :self.split])
-        self.parts[1].calibrate_from(w[:, self.split:])
+        for part, half in zip(self.parts, self._halves(w)):
+            part.calibrate_from(half)
 
     def full_qparams(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Scale and zero point expanded to broadcast over the whole weight (for AdaRound)."""
-        shapes = (w[:, :self.split].shape, w[:, self.split:].shape)
-        scale = torch.cat([p.scale.expand(s) for p, s in zip(self.parts, shapes)], dim=IN_AXIS)
-        zp = torch.cat([p.zero_point.expand(s) for p, s in zip(self.parts, shapes)], dim=IN_AXIS)
+        shapes = [h.shape for h in self._halves(w)]
+        scale = torch.cat([p.scale.expand(s) for p, s in zip(self.parts, shapes)], dim=self.axis)
+        zp = torch.cat([p.zero_point.expand(s) for p, s in zip(self.parts, shapes)], dim=self.axis)
         return scale, zp
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.parts[0](w[:, :self.split]), self.parts[1](w[:, self.split:])], dim=IN_AXIS)
+        return torch.cat([p(h) for p, h in zip(self.parts, self._halves(w))], dim=self.axis)
 
     def describe(self) -> str:
         return f"split@{self.split}: {self.parts[0].describe()}"
@@ -148,7 +144,7 @@ def apply_shortcut_split(model: nn.Module, splits: dict[str, int]) -> list[str]:
         if isinstance(aq, FakeQuantizer) and aq.mode == "observe":
             layer.input_quantizer = SplitActQuantizer(aq, split)
         if isinstance(wq, FakeQuantizer) and wq.mode == "quant":
-            swq = SplitWeightQuantizer(wq, split)
+            swq = SplitWeightQuantizer(wq, split, layer.genq_target.in_axis)
             swq.calibrate_from(layer.weight_fp.detach())
             layer.weight_quantizer = swq
         if layer.input_quantizer is not aq or layer.weight_quantizer is not wq:

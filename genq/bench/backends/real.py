@@ -98,9 +98,12 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
     cuda_args = tuple(a.cuda() for a in example_args)
     with torch.no_grad():
         built["fn"](*cuda_args)
+    from genq.bench.backends.format_match import format_notes
+
+    notes = ["torchao dynamic activation scales, not the simulated model's static ones"]
+    notes += format_notes(backend, qmodel.network if qmodel is not None else None)
     return Variant(with_backend(fp, built["fn"], wrap, "cuda"), built["fn"], None, built["coverage"],
-                   time.perf_counter() - start,
-                   {"notes": ["torchao dynamic activation scales, not the simulated model's static ones"]})
+                   time.perf_counter() - start, {"notes": notes})
 
 
 def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple, wrap: bool) -> Variant:
