@@ -20,7 +20,7 @@ from genq.config_qat import QATConfig
 from genq.errors import GenqError, check_choice
 
 BITS_RANGE = (2, 16)
-GRANULARITIES = ("per_tensor", "per_channel", "per_group")
+GRANULARITIES = ("per_tensor", "per_channel", "per_group", "per_block")
 A_GRANULARITIES = ("per_tensor", "per_token")
 OBSERVERS = ("minmax", "ema", "percentile", "mse")
 FIRST_LAST = ("quantize", "fp", "int8")
@@ -125,7 +125,7 @@ class QuantConfig:
     # a plan file (genq.quant.QuantPlan.save, then edited) applied instead of the layer rules
     # below; the recipe's other settings (calibration, reconstruction, QAT) still apply
     plan: Optional[str] = None
-    granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group
+    granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group | per_block
     group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True
     a_symmetric: bool = False
@@ -254,9 +254,10 @@ def validate_quant(q: Any) -> None:
     for key in ("w_bits", "a_bits", "attn_bits", "softmax_bits"):
         _check_bits(f"quant.{key}", getattr(q, key, None))
     check_choice("quant.granularity", q.granularity, GRANULARITIES)
-    if q.granularity == "per_group" and (q.group_size is None or q.group_size < 1):
-        raise GenqError(f"quant.granularity=per_group needs quant.group_size, a positive number of "
-                        f"input channels per group; got quant.group_size={q.group_size}.")
+    if q.granularity in ("per_group", "per_block") and (q.group_size is None or q.group_size < 1):
+        raise GenqError(f"quant.granularity={q.granularity} needs quant.group_size, a positive number of "
+                        f"input channels per group (per_block: the side of each square tile); got "
+                        f"quant.group_size={q.group_size}.")
     check_choice("quant.a_granularity", q.a_granularity, A_GRANULARITIES)
     if q.a_granularity == "per_token" and not q.a_dynamic:
         raise GenqError("quant.a_granularity=per_token needs quant.a_dynamic=true; static "

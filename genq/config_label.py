@@ -138,6 +138,8 @@ def quantizer_suffix(q: Any) -> list[str]:
             out.append("w_per_tensor")
         elif granularity == "per_group":
             out.append(f"g{_get(q, 'group_size')}")
+        elif granularity == "per_block":
+            out.append(f"b{_get(q, 'group_size')}")
         if not _get(q, "w_symmetric"):
             out.append("w_asym")
     if acts and _get(q, "a_symmetric"):

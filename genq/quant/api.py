@@ -10,28 +10,17 @@ forward pass), :func:`~genq.quant.apply.apply_plan` and :func:`~genq.quant.apply
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from torch import nn
 
-from genq.config import QuantConfig
 from genq.errors import GenqError
 from genq.quant.apply import Calibration, apply_plan, calibrate, run_calibration
 from genq.quant.plan import QuantPlan, make_plan
+from genq.quant.recipe import QuantRecipe
 from genq.quant.report import QuantReport
 
 __all__ = ["QuantRecipe", "quantize_", "run_calibration", "Calibration"]
-
-
-@dataclass
-class QuantRecipe(QuantConfig):
-    """A quant config with W8A8 PTQ defaults, for use from Python."""
-
-    recipe: str = "custom"
-    method: str = "ptq"
-    w_bits: Optional[int] = 8
-    a_bits: Optional[int] = 8
 
 
 def quantize_(model: nn.Module, config: Any = None, calib: Calibration = None,

@@ -283,7 +283,7 @@ def make_plan(model: nn.Module, recipe: Any = None, validated: bool = False) -> 
     Every check that a recipe can fail (unknown layer types or formats, globs that match
     nothing, sizes that do not divide a layer) runs here, before anything is quantized."""
     from genq.config import validate_quant
-    from genq.quant.api import QuantRecipe
+    from genq.quant.recipe import QuantRecipe
 
     config = QuantRecipe() if recipe is None else recipe
     if not validated:                     # genq.config.validate ran it on the CLI path

@@ -116,3 +116,20 @@ def test_block_format_object():
     assert custom.bits_per_element == 4.5
     y = custom.fake_quantize_blocks(torch.randn(3, 32), axis=1)
     assert y.shape == (3, 32) and torch.isfinite(y).all()
+
+
+def test_per_block_weights_tile_output_and_input_channels():
+    net = nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 64))
+    report = quantize_(net, QuantRecipe(w_bits=4, a_bits=None, granularity="per_block", group_size=16))
+    assert all("per-block(16x16)" in r.weight for r in report.layers if r.status == "quantized")
+    wq = net[0].weight_quantizer
+    assert wq.scale.shape == (2, 4, 1)                       # 32/16 x 64/16 tiles
+    w, q = net[0].weight_fp.detach(), net[0].weight.detach()
+    for i in range(2):
+        for j in range(4):
+            tile_w, tile_q = w[16 * i:16 * (i + 1), 16 * j:16 * (j + 1)], q[16 * i:16 * (i + 1), 16 * j:16 * (j + 1)]
+            step = float(wq.scale[i, j, 0])
+            assert (tile_q - tile_w).abs().max() <= step / 2 + 1e-6   # each tile on its own grid
+    with pytest.raises(GenqError, match="does not tile"):
+        quantize_(nn.Sequential(nn.Linear(64, 40), nn.Linear(40, 8)),
+                  QuantRecipe(w_bits=4, a_bits=None, granularity="per_block", group_size=16))
