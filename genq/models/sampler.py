@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from genq.batching import is_batched
 from genq.errors import GenqError
 
 StepCallback = Callable[[int, torch.Tensor], None]
@@ -58,10 +59,6 @@ def add_step_listener(network: nn.Module, listener: StepListener) -> None:
 
 def step_listeners(network: nn.Module) -> list[StepListener]:
     return list(getattr(network, LISTENERS_ATTR, ()))
-
-
-def _is_batched(v: Any, n: int) -> bool:
-    return isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == n
 
 
 @dataclass
@@ -90,7 +87,7 @@ class NetworkCall:
     def rows(self, idx: torch.Tensor) -> "NetworkCall":
         """The rows ``idx`` of every batched input (and of ``t``, ``step``)."""
         n = len(self)
-        take = lambda v: v[idx] if _is_batched(v, n) else v   # noqa: E731
+        take = lambda v: v[idx] if is_batched(v, n) else v   # noqa: E731
         return NetworkCall(tuple(take(a) for a in self.args), {k: take(v) for k, v in self.kwargs.items()},
                            None if self.t is None else self.t[idx], None if self.step is None else self.step[idx])
 
@@ -104,7 +101,7 @@ class NetworkCall:
         first, n = calls[0], len(calls[0])
 
         def join(values: list[Any]) -> Any:
-            return torch.cat(values) if _is_batched(values[0], n) else values[0]
+            return torch.cat(values) if is_batched(values[0], n) else values[0]
 
         def opt(values: list[Any]) -> Any:
             return None if any(v is None for v in values) else torch.cat(values)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genq.quant.calibration.batches import rows_of, split_batch, stack_batches, take_rows
+from genq.batching import rows_of, split_batch, stack_batches, take_rows
 
 
 def output_tensor(out: Any) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Built-in calibration data: FP trajectories reduced by a timestep sampler (diffusion) or
 latent batches (GAN), as calibration items (args, kwargs, t, step)."""
 
-from genq.quant.calibration.batches import split_batch, stack_batches, take_rows
+from genq.batching import split_batch, stack_batches, take_rows
 from genq.quant.calibration.data import (CalibrationItem, CalibrationSet, build_calibration,
                                          diffusion_calibration, feed, gan_calibration, stack_inputs)
 from genq.quant.calibration.samplers import select_pairs, selected_timesteps

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genq.quant.calibration.batches import is_batched
+from genq.batching import is_batched
 from genq.quant.calibration.data import CalibrationItem
 
 
