@@ -53,7 +53,7 @@ def check_processes(metrics_cfg: Any, world_size: int | None = None) -> None:
 
 def preflight(cfg: Any, run_dir: str | Path | None = None) -> None:
     """All torch-free checks of one run, in the order a user would fix them."""
-    from genq.config_qat import check_qat_resume
+    from genq.config.qat import check_qat_resume
     from genq.data.checks import check_data_config
 
     validate(cfg)

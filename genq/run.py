@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genq.config import register_configs, validate
-from genq.config_label import recipe_label
+from genq.config.label import recipe_label
 from genq.errors import GenqError
 
 register_configs()
@@ -34,7 +34,7 @@ def _hydra_context() -> tuple[Path, str | None]:
 def describe_quant(q: DictConfig) -> dict[str, Any]:
     """The record's ``quant`` section: the recipe's name (``recipe``: the label derived from the
     settings, or the user's own ``quant.recipe``; ``label``: always the derived one,
-    genq.config_label) and every setting that shaped it."""
+    genq.config.label) and every setting that shaped it."""
     fields = ("recipe", "label", "method", "seed", "w_bits", "a_bits", "granularity", "group_size", "w_symmetric",
               "a_symmetric", "a_granularity", "observer", "w_observer", "attn_bits", "softmax_bits",
               "first_last")

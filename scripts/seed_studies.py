@@ -42,7 +42,7 @@ def row_of(record: dict) -> tuple[str, str | tuple[str, str]]:
     observers were both switched to ``mse`` on the command line (MSE_ACT: the activation
     observer only)."""
     q = record["quant"]
-    # labels derived from the settings (genq.config_label) name the observers; older records do not
+    # labels derived from the settings (genq.config.label) name the observers; older records do not
     recipe = q["recipe"].removesuffix("_a_mse").removesuffix("_mse")
     if q["method"] == "ptq" and q.get("observer") == MSE and q.get("w_observer") == MSE:
         return record["model"], (recipe, MSE)

@@ -82,7 +82,7 @@ def test_config_error(case, tmp_path):
 
 
 def test_cuda_backend_on_a_machine_without_gpu(tmp_path):
-    from genq.config_bench import nvidia_driver_present
+    from genq.config.bench import nvidia_driver_present
 
     if nvidia_driver_present():
         pytest.skip("this machine has an NVIDIA driver: the refusal cannot show")

@@ -10,7 +10,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from conftest import compose
 from genq.config import validate
-from genq.config_label import recipe_label
+from genq.config.label import recipe_label
 from genq.errors import GenqError
 
 
@@ -35,7 +35,7 @@ def test_every_experiment_composes_and_validates(experiment, model):
 def test_every_quant_recipe_composes_its_settings_and_is_labelled_by_its_name(recipe):
     """The settings each recipe composes (precision part + method part) are those of the
     hand-written file it replaced (tests/quant_recipes_snapshot.json), and the label derived
-    from them (genq.config_label) is the recipe's name, as in the committed records."""
+    from them (genq.config.label) is the recipe's name, as in the committed records."""
     from test_recipe_label import SNAPSHOT, settings
 
     cfg = compose(f"quant={recipe}")

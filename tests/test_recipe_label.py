@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from conftest import compose
 from genq.config import QuantConfig
-from genq.config_label import BASELINE, recipe_label
+from genq.config.label import BASELINE, recipe_label
 
 CONFIGS = Path(__file__).parents[1] / "genq" / "configs"
 # Per recipe, the settings away from the QuantConfig defaults that the hand-written

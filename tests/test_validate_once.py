@@ -8,16 +8,16 @@ import pytest
 
 @pytest.fixture
 def counted(monkeypatch):
-    import genq.config_ptq
+    import genq.config.ptq
     import genq.quant.ptq_pipeline
 
     calls = []
-    real = genq.config_ptq.validate_ptq
+    real = genq.config.ptq.validate_ptq
 
     def validate_ptq(q):
         calls.append(q.recipe)
         return real(q)
-    monkeypatch.setattr(genq.config_ptq, "validate_ptq", validate_ptq)
+    monkeypatch.setattr(genq.config.ptq, "validate_ptq", validate_ptq)
     monkeypatch.setattr(genq.quant.ptq_pipeline, "validate_ptq", validate_ptq)
     return calls
 

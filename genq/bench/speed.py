@@ -28,7 +28,7 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     from genq.bench.allocator import allocator_state, pinned_allocator
 
     if getattr(b, "backend", "fake-quant") != "fake-quant":
-        from genq.config_bench import check_bench
+        from genq.config.bench import check_bench
 
         check_bench(b)
         # glibc's malloc pinned for this measurement only, as it was afterwards (genq.bench.allocator)

@@ -21,8 +21,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from genq.config_qat import validate_qat
-from genq.config_qat import qat_fingerprint as fingerprint
+from genq.config.qat import validate_qat
+from genq.config.qat import qat_fingerprint as fingerprint
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.qat.distill import GANDistiller, TrajectoryDistiller

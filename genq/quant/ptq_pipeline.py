@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genq.config_ptq import validate_ptq
+from genq.config.ptq import validate_ptq
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.quant.api import run_calibration, quantize_

@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from genq.config_label import recipe_label
+from genq.config.label import recipe_label
 from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
 
 # Settings that change how a run is logged, not what it computes.

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from genq.config_qat import QATConfig
+from genq.config.qat import QATConfig
 from genq.errors import GenqError
 from genq.qat.checkpoint import list_checkpoints
 from genq.qat.distill import PoolDistiller

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from tiny_models import tiny_unet  # noqa: F401  (re-exported for the tests here)
 
-from genq.config_ptq import CalibrationConfig, ReconstructionConfig
+from genq.config.ptq import CalibrationConfig, ReconstructionConfig
 from genq.quant import QuantRecipe
 
 

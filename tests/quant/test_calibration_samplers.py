@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genq.config_ptq import CalibrationConfig
+from genq.config.ptq import CalibrationConfig
 from genq.errors import GenqError
 from genq.quant.calibration import select_pairs, selected_timesteps
 

@@ -8,7 +8,7 @@ import copy
 import torch
 from torch import nn
 
-from genq.config_ptq import ReconstructionConfig
+from genq.config.ptq import ReconstructionConfig
 from genq.models.dcgan import DCGANGenerator
 from genq.quant import quantize_
 from genq.quant.calibration import CalibrationSet

@@ -3,6 +3,6 @@ oneDNN, CPU bf16/fp16 autocast, CUDA fp16/bf16/int8/fp8 through torchao. Each ei
 model for real or refuses it naming the layers it cannot run."""
 
 from genq.bench.backends.cuda import check_cuda
-from genq.config_bench import BACKENDS, CPU_BACKENDS, CUDA_BACKENDS
+from genq.config.bench import BACKENDS, CPU_BACKENDS, CUDA_BACKENDS
 
 __all__ = ["BACKENDS", "CPU_BACKENDS", "CUDA_BACKENDS", "check_cuda"]

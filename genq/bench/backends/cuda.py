@@ -20,7 +20,7 @@ from torch import nn
 from genq.bench.backends.coverage import CoverageRow
 from genq.bench.backends.inductor import for_backend, scoped
 from genq.bench.backends.runner import forward_fn
-from genq.config_bench import CUDA_BACKENDS
+from genq.config.bench import CUDA_BACKENDS
 from genq.errors import GenqError
 
 __all__ = ["CUDA_BACKENDS", "check_cuda", "build_cuda", "torchao_config"]

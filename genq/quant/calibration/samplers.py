@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from genq.errors import GenqError, check_choice
-from genq.config_ptq import SAMPLERS
+from genq.config.ptq import SAMPLERS
 
 StepSelection = dict[int, torch.Tensor]   # step index -> trajectory indices (LongTensor)
 

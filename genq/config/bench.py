@@ -8,7 +8,6 @@ low-precision kernels (genq.bench.backends) against FP baselines in the same pro
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -42,7 +41,8 @@ class BenchConfig:
 
 def check_bench(b: "BenchConfig") -> None:
     """Range checks, and a CUDA backend refused on a machine without an NVIDIA driver, before
-    torch or any model loads (``genq.bench.backends.cuda.check_cuda`` asks torch later)."""
+    torch or any model loads (``genq.bench.backends.cuda.check_cuda`` asks torch later, in
+    ``genq.run`` and when a CUDA backend is built; the config layer imports no backend)."""
     check_choice("bench.backend", b.backend, BACKENDS)
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
@@ -55,10 +55,6 @@ def check_bench(b: "BenchConfig") -> None:
                         f"{b.warmup}: batch_size and repeats must be >= 1, warmup >= 0.")
     if b.threads is not None and b.threads < 1:
         raise GenqError(f"bench.threads={b.threads} is not supported; accepted: null or >= 1.")
-    if b.backend in CUDA_BACKENDS and "torch" in sys.modules:   # already paid for: torch's own view
-        from genq.bench.backends.cuda import check_cuda
-
-        check_cuda(b.backend)
     if b.backend in CUDA_BACKENDS and not nvidia_driver_present():
         raise GenqError(f"bench.backend={b.backend!r} needs a CUDA GPU, but this machine has no NVIDIA "
                         "driver (no /proc/driver/nvidia, no libcuda); use bench=cpu_int8 or bench=cpu_bf16 "

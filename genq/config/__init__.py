@@ -14,9 +14,9 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from genq.config_bench import BenchConfig
-from genq.config_ptq import CalibrationConfig, ReconstructionConfig
-from genq.config_qat import QATConfig
+from genq.config.bench import BenchConfig
+from genq.config.ptq import CalibrationConfig, ReconstructionConfig
+from genq.config.qat import QATConfig
 from genq.errors import GenqError, check_choice
 
 BITS_RANGE = (2, 16)
@@ -107,7 +107,7 @@ class LayerOverride:
 
 @dataclass
 class QuantConfig:
-    # the record's label: unset, derived from the settings below (genq/config_label.py,
+    # the record's label: unset, derived from the settings below (genq/config/label.py,
     # docs/recipes.md); a value set here or on the command line is kept as a user label
     recipe: str = "${recipe_label:}"
     method: str = "fp"                          # fp | ptq | qat
@@ -209,7 +209,7 @@ class TrainAppConfig:
 
 def register_configs() -> None:
     """Register the schemas; the YAML files name them in their defaults lists."""
-    from genq.config_label import register_label_resolver
+    from genq.config.label import register_label_resolver
 
     register_label_resolver()              # quant.recipe's default ${recipe_label:}
     cs = ConfigStore.instance()
@@ -308,8 +308,8 @@ def validate(cfg: Any) -> None:
     check_choice("model.family", cfg.model.family, ("gan", "diffusion"))
     validate_quant(cfg.quant)
     if cfg.quant.method in ("ptq", "qat"):     # method settings fail here, before any model loads
-        from genq.config_ptq import validate_ptq
-        from genq.config_qat import validate_qat
+        from genq.config.ptq import validate_ptq
+        from genq.config.qat import validate_qat
 
         validate_ptq(cfg.quant)
         if cfg.quant.method == "qat":
@@ -323,5 +323,5 @@ def validate(cfg: Any) -> None:
     check_choice("logger.name", cfg.logger.name, ("wandb", "none"))
     check_choice("logger.mode", cfg.logger.mode, ("offline", "online", "disabled"))
     check_choice("device", cfg.device, ("cpu", "cuda"))
-    from genq.config_bench import check_bench  # noqa: E402 - bench backends (issue 5)
+    from genq.config.bench import check_bench  # noqa: E402 - bench backends (issue 5)
     check_bench(cfg.bench)
