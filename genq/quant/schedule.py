@@ -261,7 +261,10 @@ class ScheduleContext:
         self.fed: set[int] = set()           # windows calibration items reached
 
     def window_of(self, step: int) -> int:
-        return self.schedule.window_of(step)
+        k = bisect.bisect_right(self.starts, step) - 1
+        if k < 0 or step >= self.schedule.num_steps:
+            return self.schedule.window_of(step)          # raises, naming the range
+        return k
 
     def set_window(self, k: int) -> None:
         if k != self.active:

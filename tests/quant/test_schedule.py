@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
 import torch
@@ -225,3 +224,32 @@ def test_a_scheduled_network_compiles_without_schedule_graph_breaks():
             frames.append(counter.frame_count)
     torch._dynamo.reset()
     assert len(set(frames[-8:])) == 1          # recompiles stop (the weight cache settles in two passes)
+
+
+def test_attention_matmul_quantizers_follow_the_window(fp, calib):
+    net = fp.network
+    a = make_plan(net, recipe(8, 8, attn_bits=8, softmax_bits=8))
+    b = make_plan(net, recipe(8, 8, attn_bits=8))                  # softmax output in FP here
+    q = scheduled(fp, PrecisionSchedule([Window(0, 2, a), Window(2, STEPS, b)]), calib)
+    wrapper = q.network.down_blocks[1].attentions[0].processor
+    probs = wrapper.probs_quantizer
+    assert isinstance(probs, ScheduledQuantizer) and isinstance(probs.quantizers[1], torch.nn.Identity)
+    schedule_context(q.network).set_step(3)
+    assert probs.active == 1 and wrapper.q_quantizer.active == 1
+
+
+def test_the_docs_example_runs_as_written(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
+    section = doc.read_text().split("## Precision schedules", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    adapter = tiny_adapter(25)
+    calib = trajectory_calibration(adapter, adapter.calibration_calls(adapter.make_noise(4, 1), 4), 4,
+                                   CalibrationConfig(sampler="uniform", n_steps=5))
+    monkeypatch.chdir(tmp_path)
+    scope = {"adapter": adapter, "calib": calib}
+    exec(compile(code, str(doc), "exec"), scope)   # noqa: S102 - our own doc
+    assert scope["images"].shape == (16, 1, 8, 8) and torch.isfinite(scope["images"]).all()
+    assert PrecisionSchedule.load(tmp_path / "schedule.json").num_steps == 25
