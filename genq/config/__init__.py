@@ -125,6 +125,9 @@ class QuantConfig:
     # a plan file (genq.quant.QuantPlan.save, then edited) applied instead of the layer rules
     # below; the recipe's other settings (calibration, reconstruction, QAT) still apply
     plan: Optional[str] = None
+    # a precision schedule file (genq.quant.schedule.PrecisionSchedule.save): windows of
+    # sampler steps, each with its plan, applied instead of the plan (PTQ of a denoiser)
+    schedule: Optional[str] = None
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group | per_block
     group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True
@@ -284,6 +287,9 @@ def validate_quant(q: Any) -> None:
     if q.method == "fp" and any(b is not None for b in quantizes):
         raise GenqError("quant.method='fp' quantizes nothing, but bits are set; accepted: a PTQ "
                         "recipe (e.g. quant=w8a8), quant.method=ptq, or null bits.")
+    if getattr(q, "schedule", None) and q.method != "ptq":
+        raise GenqError(f"quant.schedule is applied by PTQ; quant.method={q.method!r} does not "
+                        "take one: accepted: quant.method=ptq, or quant.schedule=null.")
     if q.calib_samples < 1 or q.calib_batch_size < 1:
         raise GenqError(f"quant.calib_samples={q.calib_samples} and quant.calib_batch_size="
                         f"{q.calib_batch_size} must be at least 1.")

@@ -20,7 +20,8 @@ are exactly the labels of their own settings. Scheme (``docs/recipes.md``)::
   observers (``mse`` when weights and activations share a non-baseline observer, else
   ``w_<observer>`` / ``a_<observer>``; QAT's baseline observers are ``mse``), ``w_frozen``
   (QAT learning the step sizes only), ``attn{bits}``, ``softmax{bits}``, ``first_last_fp`` /
-  ``first_last_int8``, ``layers_<types>``, ``include{n}``, ``exclude{n}``, ``overrides{n}``.
+  ``first_last_int8``, ``layers_<types>``, ``include{n}``, ``exclude{n}``, ``overrides{n}``,
+  ``plan`` (a plan file), ``schedule`` (a precision schedule file).
 
 Hyperparameters (calibration samples, timesteps kept, iterations, learning rates, the
 percentile, QAT steps) are not part of the label; the record keeps every setting. A
@@ -36,7 +37,7 @@ from typing import Any
 # The settings a label is relative to: the QuantConfig defaults (tests/test_recipe_label.py
 # checks they agree). A setting away from these shows as a suffix.
 BASELINE: dict[str, Any] = {
-    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "plan": None, "granularity": "per_channel", "group_size": None,
+    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "plan": None, "schedule": None, "granularity": "per_channel", "group_size": None,
     "w_symmetric": True, "a_symmetric": False, "a_dynamic": False, "a_granularity": "per_tensor",
     "observer": "minmax", "w_observer": "minmax", "attn_bits": None, "softmax_bits": None,
     "layers": ["Linear", "Conv2d", "ConvTranspose2d"], "include": [], "exclude": [],
@@ -168,6 +169,8 @@ def quantizer_suffix(q: Any) -> list[str]:
             out.append(f"{key}{n}")
     if _get(q, "plan"):
         out.append("plan")                      # a plan file decides the layers
+    if _get(q, "schedule"):
+        out.append("schedule")                  # a schedule file: plans per window of steps
     return out
 
 

@@ -9,6 +9,7 @@ from genq.quant.granularity import PerBlock, PerChannel, PerGroup, PerTensor, as
 from genq.quant.plan import AttentionSpec, LayerSpec, QuantPlan, TensorSpec, make_plan
 from genq.quant.primitives import choose_qparams, fake_quantize, qrange, round_ste
 from genq.quant.report import LayerReport, QuantReport
+from genq.quant.schedule import PrecisionSchedule, apply_schedule, calibrate_schedule
 from genq.quant.targets import LayerTarget, register_layer_target, target_for
 
 __all__ = ["quantize_", "QuantRecipe", "QuantReport", "LayerReport", "choose_qparams",
@@ -16,4 +17,4 @@ __all__ = ["quantize_", "QuantRecipe", "QuantReport", "LayerReport", "choose_qpa
            "PerBlock", "as_granularity", "IntFormat", "FloatFormat", "BlockFormat",
            "NAMED_FORMATS", "parse_format", "make_plan", "apply_plan", "calibrate", "QuantPlan",
            "LayerSpec", "TensorSpec", "AttentionSpec", "LayerTarget", "register_layer_target",
-           "target_for"]
+           "target_for", "PrecisionSchedule", "apply_schedule", "calibrate_schedule"]

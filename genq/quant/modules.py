@@ -31,7 +31,7 @@ def _state_token(quantizer: nn.Module) -> tuple:
     """What the fake-quantized weight depends on inside ``quantizer``."""
     tensors = tuple((id(t), t._version) for t in (*quantizer.parameters(), *quantizer.buffers()))
     return (id(quantizer), getattr(quantizer, "mode", None), getattr(quantizer, "soft", None),
-            getattr(quantizer, "format", None), tensors)
+            getattr(quantizer, "format", None), getattr(quantizer, "active", None), tensors)
 
 
 class QuantMixin:

@@ -44,10 +44,39 @@ def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> 
     if c.shortcut_split and not denoiser:
         raise GenqError(f"quant.calibration.shortcut_split=true splits a UNet's concatenated skip "
                         f"inputs; a {fp.family} has none: accepted: false.")
+    check_schedule_methods(fp, q)
     wrong = [k for k in ("bias_correction", "bn_reestimate") if getattr(r, k) and k not in fp.corrections]
     if wrong:
         raise GenqError("quant.reconstruction.bias_correction / bn_reestimate are the GAN "
                         f"corrections (the DCGAN's BatchNorm); accepted: false for {fp.family} models.")
+
+
+def check_schedule_methods(fp: GeneratorAdapter, q: Any) -> None:
+    """What ``quant.schedule`` (genq.quant.schedule) does not combine with."""
+    path = getattr(q, "schedule", None)
+    if not path:
+        return
+    c, r = q.calibration, q.reconstruction
+    clashes = [(not fp.is_denoiser, f"a {fp.family} model has no sampler steps"),
+               (bool(getattr(q, "plan", None)), "quant.plan is set too (the schedule's windows hold the plans)"),
+               (bool(c.timestep_buckets), "quant.calibration.timestep_buckets is set too (per-timestep "
+                                          "scales are a schedule of their own: timestep_bucket_schedule)"),
+               (bool(c.shortcut_split), "quant.calibration.shortcut_split is not supported with a schedule"),
+               (r.method != "none", f"quant.reconstruction.method={r.method!r} reconstructs one set of "
+                                    "weights, not one per window")]
+    for bad, why in clashes:
+        if bad:
+            raise GenqError(f"quant.schedule={path!r} cannot be used here: {why}; accepted: a PTQ "
+                            "recipe with calibration only (or quant.schedule=null).")
+
+
+def load_schedule(fp: GeneratorAdapter, q: Any) -> Any:
+    """The precision schedule ``q.schedule`` names, checked against the sampler's steps."""
+    from genq.quant.schedule import PrecisionSchedule
+
+    schedule = PrecisionSchedule.load(q.schedule)
+    schedule.check_steps(len(fp.sampling_scheduler().timesteps))
+    return schedule
 
 
 def build_calibration(fp: GeneratorAdapter, q: Any, seed: int) -> CalibrationSet:
@@ -95,8 +124,9 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
     needs_data = r.method != "none" or r.bias_correction or r.bn_reestimate
     needs_data = needs_data or q.calibration.shortcut_split
     qmodel = fp.clone()
-    plan = plan_for(qmodel.network, q, validated)
-    static = plan.needs_static_calibration()
+    schedule = load_schedule(fp, q) if getattr(q, "schedule", None) else None
+    plan = plan_for(qmodel.network, q, validated) if schedule is None else None
+    static = (plan or schedule).needs_static_calibration()
     needs_data = needs_data or static
     t0 = time.perf_counter()
     calib = build_calibration(fp, q, seed) if needs_data else None
@@ -106,7 +136,14 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
         _apply_layout(fp, network, q, calib, layout)
         run_calibration(network, calib.run)
 
-    report = quantize_(qmodel.network, calib=calibrate if static else None, plan=plan)
+    if schedule is not None:             # windows of sampler steps, each with its plan
+        from genq.quant.schedule import apply_schedule, calibrate_schedule
+
+        _, report = apply_schedule(qmodel.network, schedule)
+        if static:
+            calibrate_schedule(qmodel.network, calib.batches)
+    else:
+        report = quantize_(qmodel.network, calib=calibrate if static else None, plan=plan)
     if not static and calib is not None and q.calibration.shortcut_split:
         _apply_layout(fp, qmodel.network, q, calib, layout)     # weight slices only
     calibration_s = time.perf_counter() - t0
@@ -135,4 +172,6 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
         info["reconstruction_s"] = round(time.perf_counter() - t1, 3)
     info["ptq_s"] = round(time.perf_counter() - t0, 3)
     info["coverage"] = report.counts()
+    if schedule is not None:
+        info["schedule"] = [w.label() for w in schedule.windows]
     return QuantOutcome(qmodel, report, info)

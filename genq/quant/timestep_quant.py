@@ -206,3 +206,28 @@ def use_timestep_quantizers(model: nn.Module, ctx: TimestepContext) -> int:
     for parent, cname, child in targets:
         setattr(parent, cname, TimestepFakeQuantizer(child, ctx))
     return len(targets)
+
+
+def timestep_bucket_schedule(plan: Any, num_inference_steps: int, step_timesteps: Any,
+                             num_train_timesteps: int, buckets: int) -> Any:
+    """Per-timestep activation scales as a :class:`~genq.quant.schedule.PrecisionSchedule`:
+    ``plan`` in every window, the windows the runs of consecutive sampler steps whose
+    timesteps (``step_timesteps[i]``: the timestep of step ``i``) fall in the same one of
+    ``buckets`` equal ranges of ``[0, num_train_timesteps)`` (the bucket arithmetic of
+    :class:`TimestepContext`). Only calibration differs between the windows: calibrated with
+    ``calibrate_schedule(..., empty="all")`` on step-tagged items it gives the scales of
+    :class:`TimestepFakeQuantizer` for every bucket the sampler visits (see
+    ``docs/extending.md``, "Precision schedules", for where the two paths differ)."""
+    from genq.quant.schedule import PrecisionSchedule, Window
+
+    steps = torch.as_tensor(step_timesteps).flatten()
+    if steps.numel() != num_inference_steps:
+        raise GenqError(f"{steps.numel()} step timesteps for {num_inference_steps} sampler steps; "
+                        "accepted: one timestep per step (the sampling scheduler's timesteps).")
+    of = TimestepContext(num_train_timesteps, buckets).bucket_of(steps).tolist()
+    windows, start = [], 0
+    for i in range(1, len(of) + 1):
+        if i == len(of) or of[i] != of[start]:
+            windows.append(Window(start, i, copy.deepcopy(plan)))
+            start = i
+    return PrecisionSchedule(windows)
