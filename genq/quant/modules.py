@@ -58,7 +58,8 @@ class QuantMixin:
         if wq is None or getattr(wq, "mode", None) != "quant":
             return self.transformed_weight()
         w = self.weight_fp
-        if len(self.weight_transforms) or self.training or torch.is_grad_enabled() and w.requires_grad:
+        if len(self.weight_transforms) or self.training or torch.is_grad_enabled() and w.requires_grad \
+                or torch.compiler.is_compiling():     # compiled: traced as tensor ops, no cache
             return wq(self.transformed_weight())
         key = (id(w), w._version, _state_token(wq))
         cache = self.__dict__.get("_qweight_cache")

@@ -100,3 +100,18 @@ def test_bad_plan_files(tmp_path):
     (tmp_path / "fmt.json").write_text(json.dumps(plan))
     with pytest.raises(GenqError, match="out of range"):
         QuantPlan.load(tmp_path / "fmt.json")
+
+
+def test_quantized_model_compiles_without_graph_breaks():
+    """Fake-quantized layers trace as tensor ops (the inference cache is skipped while
+    compiling): fullgraph=True succeeds and matches eager."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 32)).eval()
+    x = torch.randn(8, 32)
+    quantize_(net, QuantRecipe(w_bits=4, a_bits=8), calib=[x])
+    with torch.no_grad():
+        ref = net(x)
+        out = torch.compile(net, fullgraph=True, backend="eager")(x)
+    assert torch.equal(out, ref)
