@@ -147,3 +147,23 @@ def test_quantized_module_types_and_weights_shared():
     quantize_(g, QuantRecipe(a_bits=None))
     assert isinstance(g.net[0], QuantConvTranspose2d) and g.net[0].weight_fp is w
     assert g.net[0].weight is not w                  # reading .weight gives the quantized view
+
+
+def test_attention_quantization_keeps_the_processors_qk_norm():
+    """The model's own processor runs (QK-norm included); only its matmul inputs are
+    quantized: at 16 bits the output equals FP's up to rounding, at 8 bits it is close."""
+    from diffusers.models.attention_processor import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=32, heads=2, dim_head=16, qk_norm="layer_norm").eval()
+    with torch.no_grad():
+        attn.norm_q.weight.mul_(3.0)                     # a norm that matters
+    model = nn.Sequential(attn)
+    x = torch.randn(2, 10, 32)
+    with torch.no_grad():
+        ref = model(x)
+    quantize_(model, QuantRecipe(w_bits=None, a_bits=None, attn_bits=16, softmax_bits=16), calib=[x])
+    assert isinstance(attn.processor, QuantAttentionWrapper)
+    with torch.no_grad():
+        out16 = model(x)
+    assert (out16 - ref).abs().max() < 1e-3
