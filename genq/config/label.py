@@ -183,7 +183,7 @@ def recipe_label(q: Any) -> str:
         return "fp32"
     head = f"w{_bits(_get(q, 'w_bits'))}a{_bits(_get(q, 'a_bits'))}"
     w_fmt, a_fmt = _get(q, "w_format"), _get(q, "a_format")
-    if w_fmt or a_fmt:        # named formats win over bits: w_nvfp4_a_fp8_e4m3, w_mxfp4_a16
+    if w_fmt or a_fmt:        # named formats win over bits: w_nvfp4_a_fp8_e4m3, w_mxfp4_a_16
         head = (f"w_{w_fmt or _bits(_get(q, 'w_bits'))}_a_{a_fmt or _bits(_get(q, 'a_bits'))}")
     if method == "qat":
         head = ("qat_lora_" if (_get(q, "qat.lora_rank") or 0) > 0 else "qat_lsq_") + head
