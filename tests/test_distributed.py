@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import free_port
 from genq.distributed import DataParallel
 from genq.errors import GenqError
+from metric_checks import assert_finite_metrics
 
 BIN = Path(sys.executable).parent
 
@@ -67,12 +69,14 @@ def test_two_processes_give_the_metrics_of_one(tmp_path):
                    capture_output=True, cwd=tmp_path)
     launched = subprocess.run(
         [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
          "-m", "genq.run", *common, f"hydra.run.dir={two}"],
         env=env, capture_output=True, text=True, cwd=tmp_path)
     assert launched.returncode == 0, launched.stderr[-3000:]
     r1, r2 = _metrics(one), _metrics(two)
     assert r1["processes"] == 1 and r2["processes"] == 2
     assert r2["metrics"]["n_samples"] == 33
+    assert_finite_metrics(r1)
+    assert_finite_metrics(r2)
     for key in ("fid", "fid_fp", "kid", "kid_fp", "qfid", "lpips_vs_fp", "psnr_vs_fp"):
         assert r2["metrics"][key] == pytest.approx(r1["metrics"][key], rel=1e-6, abs=1e-9), key

@@ -227,6 +227,8 @@ def test_smoke_run_end_to_end(hub_folders, tmp_path, smoke_cfg):
     record = run_experiment(cfg, tmp_path)
     assert record["model"] == "hub_ddpm" and record["quant"]["coverage"]["quantized"] > 0
     assert isinstance(record["metrics"]["fid"], float) and isinstance(record["metrics"]["lpips_vs_fp"], float)
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "fid_fp", "qfid", "lpips_vs_fp"))
     assert record["config"]["model"]["repo_id"] == str(hub_folders["ddpm"])
     assert (tmp_path / "result.json").is_file()
 
@@ -241,6 +243,8 @@ def test_text_to_image_smoke_run_end_to_end(tmp_path, smoke_cfg):
     record = run_experiment(cfg, tmp_path / "run")
     assert record["model"] == "hub_sd" and record["quant"]["coverage"]["quantized"] > 0
     assert isinstance(record["metrics"]["fid"], float) and record["config"]["model"]["guidance_scale"] == 7.5
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "fid_fp", "qfid"))
 
 
 def test_cli_missing_repo_exits_with_the_message_and_no_traceback(tmp_path):
