@@ -4,7 +4,8 @@ Each sampled record is rerun through genq's own Python entry (:func:`genq.run.ru
 in a fresh process, on the config the record was made with: the group options the record
 names (``model=<model> quant=<recipe>``) composed by Hydra, then every leaf of the record's
 ``config`` section that differs from that composition set on top (printed, so the rerun is
-one command line you could type). The rerun uses as many threads as the record's
+one command line you could type). Settings newer than the record that only add outputs
+(``metrics.bootstrap``, ``metrics.compute_pr``) are switched off, as they were in effect. The rerun uses as many threads as the record's
 ``env.device`` says it ran with (oneDNN's kernels and reduction orders depend on it) and a
 fresh ``GENQ_CACHE`` (the reference statistics are recomputed, not read from a cache).
 
@@ -24,6 +25,7 @@ different scale) moves qFID/LPIPS/PSNR by far more. ``--exact`` demands bit-iden
 
     python scripts/reproduce_records.py             # the default sample (about 5-10 min on 2 cores)
     python scripts/reproduce_records.py --list      # what it would rerun
+    python scripts/reproduce_records.py --extended  # + the DDPM record of 1,000 samples
     python scripts/reproduce_records.py --only qat  # one study's part of the sample
     python scripts/reproduce_records.py --record results/qat/records/qat/1_dcgan_digits_qat_lsq_w4a4
 
@@ -63,8 +65,6 @@ class Sample:
 # reconstruction recipes (BRECQ/Q-Diffusion, 2-3 min each), DDPM QAT (4-5 min).
 SAMPLE: tuple[Sample, ...] = (
     Sample("foundation", "1_dcgan_digits_w8a8", "DCGAN W8A8 min-max, 1,000 samples (2 s)"),
-    Sample("foundation", "3_ddpm_digits_w8a8",
-           "DDPM W8A8 min-max on FP trajectories, DDIM-25, 1,000 samples (53 s)"),
     Sample("quant_design_space", "ptq/17_dcgan_digits_w4a4",
            "DCGAN W4A4, per-channel weights, MSE activation search (1 s)"),
     Sample("quant_design_space", "ptq/13_dcgan_digits_w4a4",
@@ -77,12 +77,21 @@ SAMPLE: tuple[Sample, ...] = (
     Sample("qat", "qat/0_dcgan_digits_qat_lsq_w4a8",
            "DCGAN LSQ+ QAT W4A8, 400 steps (the cheapest QAT record; 50 s)"),
 )
+# --extended adds these: DDPM runs with 1,000 samples or two threads cost minutes each on a
+# shared 2-core machine (foundation/3: 698 s there with two threads, against 53 s recorded).
+EXTENDED: tuple[Sample, ...] = (
+    Sample("foundation", "3_ddpm_digits_w8a8",
+           "DDPM W8A8 min-max on FP trajectories, DDIM-25, 1,000 samples, 2 threads (53 s)"),
+)
 
 TIMING_KEY = re.compile(r"(_s|_cpu_s)$")
 # the record's top-level config keys that do not shape the numbers: a rerun logs nowhere
 NOT_REPLAYED = ("logger",)
 # forced on the rerun: timing runs after scoring and is not compared, so one repeat suffices
 FORCED = {"bench.warmup": 0, "bench.repeats": 1}
+# settings newer than a record (absent from its config) that only add outputs: off, as the
+# record had none of those outputs (bootstrap=200 alone costs minutes per record)
+PREDATED = {"metrics.bootstrap": 0, "metrics.compute_pr": False}
 
 
 # ---------------------------------------------------------------- config of a record
@@ -120,6 +129,7 @@ def record_config(record: dict) -> tuple[Any, list[str], list[str]]:
     cfg = compose_config(*base_overrides(record))
     composed = _leaves(OmegaConf.to_container(cfg, resolve=True))
     recorded = {k: v for k, v in _leaves(record["config"]).items() if k.split(".")[0] not in NOT_REPLAYED}
+    recorded.update({k: v for k, v in PREDATED.items() if k not in recorded})
     recorded.update(FORCED)
     applied, missing = [], []
     for key, value in recorded.items():
@@ -223,20 +233,27 @@ def rerun(sample_dir: Path, out_dir: Path, cache: Path, log: Path) -> tuple[dict
     env = {**os.environ, "GENQ_CACHE": str(cache), "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
            "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with log.open("w") as fh:
-        proc = subprocess.run([sys.executable, __file__, "--worker", str(sample_dir), str(out_dir)],
-                              env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=out_dir)
-    wall = time.perf_counter() - start
-    result = out_dir / "result.json"
+    result, wall_file = out_dir / "result.json", out_dir / "rerun_wall_s"
+    reused = result.exists() and wall_file.exists()
+    if reused:                               # --keep: a rerun finished by an earlier invocation
+        wall, returncode = float(wall_file.read_text()), 0
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with log.open("w") as fh:
+            returncode = subprocess.run([sys.executable, __file__, "--worker", str(sample_dir), str(out_dir)],
+                                        env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=out_dir).returncode
+        wall = time.perf_counter() - start
+        if result.exists():
+            wall_file.write_text(f"{wall:.1f}\n")
     over = json.loads((out_dir / "overrides.json").read_text()) if (out_dir / "overrides.json").exists() else {}
-    note = f"{threads} thread(s); overrides: {' '.join(over.get('base', []) + over.get('applied', []))}"
+    note = (f"{'reused from --keep; ' if reused else ''}{threads} thread(s); "
+            f"overrides: {' '.join(over.get('base', []) + over.get('applied', []))}")
     if over.get("missing"):
         note += f"; NOT APPLIED (unknown to today's config): {' '.join(over['missing'])}"
-    if proc.returncode != 0 or not result.exists():
+    if returncode != 0 or not result.exists():
         tail = log.read_text()[-1500:]
-        return None, wall, f"rerun failed (exit {proc.returncode}); log {log}:\n{tail}"
+        return None, wall, f"rerun failed (exit {returncode}); log {log}:\n{tail}"
     return json.loads(result.read_text()), wall, note
 
 
@@ -303,7 +320,8 @@ def selected(args: argparse.Namespace) -> list[tuple[str, Path]]:
     if args.record:
         return [(str(Path(p).resolve().relative_to(ROOT / "results")) if Path(p).resolve().is_relative_to(
             ROOT / "results") else p, Path(p).resolve()) for p in args.record]
-    picks = [s for s in SAMPLE if not args.only or s.study in args.only]
+    picks = [s for s in SAMPLE + (EXTENDED if args.extended else ()) if not args.only or s.study in args.only]
+    picks.sort(key=lambda s: [x.study for x in SAMPLE].index(s.study))
     return [(f"{s.study}/{s.record}", ROOT / "results" / s.study / "records" / s.record) for s in picks]
 
 
@@ -315,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--list", action="store_true", help="print the sample and exit")
+    p.add_argument("--extended", action="store_true", help="add the costly records of EXTENDED to the sample")
     p.add_argument("--only", action="append", choices=sorted({s.study for s in SAMPLE}),
                    help="only this study's records (repeatable)")
     p.add_argument("--record", action="append", help="a record folder to rerun instead of the sample (repeatable)")
@@ -324,14 +343,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default=dt.date.today().isoformat(),
                    help="output name under results/reproduce/ (default: today's date; e.g. latest)")
     p.add_argument("--out-dir", type=Path, default=ROOT / "results" / "reproduce")
-    p.add_argument("--keep", type=Path, help="keep the rerun folders here (default: a temporary folder)")
+    p.add_argument("--keep", type=Path, help="keep the rerun folders here (default: a temporary folder); "
+                   "reruns already finished there are reused, so an interrupted run resumes")
     args = p.parse_args(argv)
     args.argv = argv
     picks = selected(args)
     if args.list:
         for name, path in picks:
             rec = json.loads((path / "result.json").read_text())
-            why = next((s.why for s in SAMPLE if f"{s.study}/{s.record}" == name), "")
+            why = next((s.why for s in SAMPLE + EXTENDED if f"{s.study}/{s.record}" == name), "")
             print(f"{name:55s} {rec.get('wall_s', '?'):>7}s  {record_threads(rec)} thr  {why}")
             print(f"    genq {' '.join(base_overrides(rec))} + {len(_leaves(rec['config']))} recorded leaves")
         return 0
@@ -342,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict] = []
     for i, (name, path) in enumerate(picks):
         committed = json.loads((path / "result.json").read_text())
-        out = work / f"{i}_{path.name}"
+        slug = name.replace("/", "__")
         print(f"[{i + 1}/{len(picks)}] {name} ...", flush=True)
-        record, wall, note = rerun(path, out, cache, work / f"{i}_{path.name}.log")
+        record, wall, note = rerun(path, work / slug, cache, work / f"{slug}.log")
         print(f"    {wall:.0f} s; {note}", flush=True)
         runs.append({"record": name, "wall_s": round(wall, 1), "committed_wall_s": committed.get("wall_s"),
                      "ok": record is not None, "note": note})

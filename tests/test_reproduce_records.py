@@ -26,7 +26,10 @@ def test_the_sample_covers_the_four_studies():
     assert {s.study for s in rr.SAMPLE} == {"foundation", "quant_design_space", "ptq_methods", "qat"}
 
 
-@pytest.mark.parametrize("sample", rr.SAMPLE, ids=[f"{s.study}/{s.record}" for s in rr.SAMPLE])
+ALL = rr.SAMPLE + rr.EXTENDED
+
+
+@pytest.mark.parametrize("sample", ALL, ids=[f"{s.study}/{s.record}" for s in ALL])
 def test_recorded_config_is_replayed_in_full(sample):
     from omegaconf import OmegaConf
 
