@@ -37,8 +37,11 @@ def _records(sweep_dir: Path) -> dict[Path, dict]:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_sweep_keeps_finished_records_and_resumes(tmp_path, signum, genq_cli):
     sweep_dir = tmp_path / "sweep"
+    # SIGINT at its default disposition in the child: a shell starts a background job (`make
+    # test &`, some CI runners) with SIGINT ignored, and Python then installs no KeyboardInterrupt
     proc = subprocess.Popen(_cmd(sweep_dir), cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while not list(sweep_dir.rglob("result.json")):
         assert proc.poll() is None, proc.communicate()
