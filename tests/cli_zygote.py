@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,7 @@ for line in sys.stdin:
                 logging.shutdown(); sys.stdout.flush(); sys.stderr.flush()
             finally:
                 os._exit(code)
+    sys.stdout.write(json.dumps({"pid": pid}) + "\n"); sys.stdout.flush()
     _, status = os.waitpid(pid, 0)
     sys.stdout.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n"); sys.stdout.flush()
 """
@@ -94,7 +97,8 @@ class Zygote:
             timeout: float | None = None, module: str = "genq.run") -> subprocess.CompletedProcess:
         """``python -m <module> *args`` (a module with a ``main()``: genq.run, genq.train.cli)
         in ``cwd`` with environment ``env`` (default: this process's), as a fork of the warm
-        server. ``timeout`` is accepted for the drop-in but not enforced."""
+        server. After ``timeout`` seconds the command is killed and ``subprocess.TimeoutExpired``
+        raised, as ``subprocess.run`` does."""
         env = dict(os.environ if env is None else env)
         with self._lock, tempfile.TemporaryDirectory(prefix="genq-cli-") as tmp:
             self._wait_ready()
@@ -102,12 +106,20 @@ class Zygote:
             self._proc.stdin.write(json.dumps({"module": module, "args": list(args), "cwd": str(cwd), "env": env,
                                                "stdout": str(out), "stderr": str(err)}) + "\n")
             self._proc.stdin.flush()
-            reply = self._proc.stdout.readline()
-            if not reply:
-                raise RuntimeError(f"the genq CLI server died (exit {self._proc.poll()})")
-            code = json.loads(reply)["returncode"]
+            pid = json.loads(self._reply())["pid"]
+            if timeout is not None and not select.select([self._proc.stdout], [], [], timeout)[0]:
+                os.kill(pid, signal.SIGKILL)          # the fork of this command, nothing else
+                self._reply()                         # the server reaps it and answers
+                raise subprocess.TimeoutExpired([sys.executable, "-m", module, *args], timeout)
+            code = json.loads(self._reply())["returncode"]
             return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code,
                                                out.read_text(errors="replace"), err.read_text(errors="replace"))
+
+    def _reply(self) -> str:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the genq CLI server died (exit {self._proc.poll()})")
+        return line
 
     def close(self) -> None:
         """Stop the server (idle between requests: nothing of a test is lost)."""
