@@ -53,11 +53,16 @@ CONFIG_CASES = [
 
 
 def run_cli(tmp_path: Path, *overrides: str, env: dict | None = None, run_dir: Path | None = None,
-            timeout: float = 600) -> tuple[subprocess.CompletedProcess, Path]:
+            timeout: float = 600, runner=None) -> tuple[subprocess.CompletedProcess, Path]:
+    """The CLI in a fresh ``python -m genq.run`` process, or through ``runner`` (the
+    ``genq_cli`` fixture: a fork of a warm process, for the cases that load a model)."""
     run_dir = run_dir or tmp_path / "run"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
                 "GENQ_CACHE": str(tmp_path / "cache"), **(env or {})}
-    cmd = [sys.executable, "-m", "genq.run", *SMOKE, *overrides, f"hydra.run.dir={run_dir}"]
+    args = [*SMOKE, *overrides, f"hydra.run.dir={run_dir}"]
+    if runner is not None:
+        return runner(args, cwd=tmp_path, env=full_env, timeout=timeout), run_dir
+    cmd = [sys.executable, "-m", "genq.run", *args]
     return subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True,
                           timeout=timeout), run_dir
 
@@ -112,13 +117,14 @@ def test_empty_image_folder(tmp_path):
 # ---- cases that load a model (experiment=smoke: tiny, seconds) -------------------------
 
 @pytest.mark.parametrize("key,pattern", [("include", "nomatch.*"), ("exclude", "zzz_*")])
-def test_unknown_layer_pattern(tmp_path, key, pattern):
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"quant.{key}=[{pattern}]")
+def test_unknown_layer_pattern(tmp_path, key, pattern, genq_cli):
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"quant.{key}=[{pattern}]", runner=genq_cli)
     assert_refused(proc, run_dir, f"pattern '{pattern}' matches no module")
 
 
-def test_unknown_override_pattern(tmp_path):
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", "quant.overrides=[{pattern: 'zzz*', w_bits: 4}]")
+def test_unknown_override_pattern(tmp_path, genq_cli):
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", "quant.overrides=[{pattern: 'zzz*', w_bits: 4}]",
+                            runner=genq_cli)
     assert_refused(proc, run_dir, "pattern 'zzz*' matches no module")
 
 
@@ -128,32 +134,32 @@ def _embedded_copy(tmp_path: Path, name: str) -> Path:
     return folder
 
 
-def test_missing_checkpoint_file(tmp_path):
+def test_missing_checkpoint_file(tmp_path, genq_cli):
     folder = _embedded_copy(tmp_path, "dcgan_digits")
     (folder / "model.safetensors").unlink()
     (folder / "sha256.json").unlink()
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}", runner=genq_cli)
     assert_refused(proc, run_dir, "model.safetensors' does not exist")
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
-def test_corrupt_checkpoint_file(tmp_path, damage):
+def test_corrupt_checkpoint_file(tmp_path, damage, genq_cli):
     folder = _embedded_copy(tmp_path, "dcgan_digits")
     (folder / "sha256.json").unlink()          # a genq-train folder: no manifest, safetensors says it
     path = folder / "model.safetensors"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x00garbage" * 100)
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}", runner=genq_cli)
     assert_refused(proc, run_dir, "is unreadable")
 
 
-def test_shipped_weights_hash_mismatch(tmp_path):
+def test_shipped_weights_hash_mismatch(tmp_path, genq_cli):
     folder = _embedded_copy(tmp_path, "dcgan_digits")
     path = folder / "model.safetensors"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF                           # one flipped bit pattern in the last tensor byte
     path.write_bytes(bytes(data))
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}", runner=genq_cli)
     assert_refused(proc, run_dir, "but sha256.json lists")
 
 
@@ -167,7 +173,7 @@ def test_shipped_manifests_match_the_shipped_files():
         verify_manifest(folder)
 
 
-def test_nan_weights(tmp_path):
+def test_nan_weights(tmp_path, genq_cli):
     from safetensors.torch import load_file, save_file
 
     folder = _embedded_copy(tmp_path, "dcgan_digits")
@@ -176,20 +182,20 @@ def test_nan_weights(tmp_path):
     key = next(k for k, v in tensors.items() if k.startswith("generator.") and v.is_floating_point())
     tensors[key].view(-1)[0] = float("nan")
     save_file(tensors, str(folder / "model.safetensors"))
-    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=dcgan_digits", f"model.weights={folder}", runner=genq_cli)
     assert_refused(proc, run_dir, "has non-finite weights")
 
 
-def test_hub_folder_missing_component(tmp_path):
+def test_hub_folder_missing_component(tmp_path, genq_cli):
     from hub_tiny import make_ddpm_folder
 
     folder = make_ddpm_folder(tmp_path / "hub")
     shutil.rmtree(folder / "unet")
-    proc, run_dir = run_cli(tmp_path, "model=hub_ddpm", f"model.repo_id={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=hub_ddpm", f"model.repo_id={folder}", runner=genq_cli)
     assert_refused(proc, run_dir, str(folder))
 
 
-def test_model_shape_does_not_fit_the_metrics(tmp_path):
+def test_model_shape_does_not_fit_the_metrics(tmp_path, genq_cli):
     """A 3-channel 32x32 DDPM with the default digits metrics: refused before sampling, naming
     both shapes and the settings that fit."""
     from diffusers import DDPMPipeline, DDPMScheduler
@@ -197,18 +203,18 @@ def test_model_shape_does_not_fit_the_metrics(tmp_path):
 
     folder = tmp_path / "rgb"
     DDPMPipeline(unet=tiny_unet(sample_size=32, channels=3), scheduler=DDPMScheduler(**SCHEDULER)).save_pretrained(folder)
-    proc, run_dir = run_cli(tmp_path, "model=hub_ddpm", f"model.repo_id={folder}")
+    proc, run_dir = run_cli(tmp_path, "model=hub_ddpm", f"model.repo_id={folder}", runner=genq_cli)
     line = assert_refused(proc, run_dir, "makes 3x32x32 images")
     assert "1x16x16" in line and "data=cifar10 metrics=standard" in line
 
 
-def test_qat_resume_from_another_config(tmp_path):
+def test_qat_resume_from_another_config(tmp_path, genq_cli):
     """A run folder holding a QAT checkpoint of another config: refused before anything loads."""
     run_dir = tmp_path / "run"
     ckpt = run_dir / "qat" / "checkpoints" / "step_000010"
     ckpt.mkdir(parents=True)
     (ckpt / "state.json").write_text(json.dumps({"fingerprint": "0123456789ab", "step": 10}))
-    proc, _ = run_cli(tmp_path, "quant=qat_lsq_w4a8", run_dir=run_dir)
+    proc, _ = run_cli(tmp_path, "quant=qat_lsq_w4a8", run_dir=run_dir, runner=genq_cli)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert "was written by a different quant config" in proc.stderr
     assert (ckpt / "state.json").is_file()                 # the old checkpoint is kept

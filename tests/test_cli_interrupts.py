@@ -35,10 +35,13 @@ def _records(sweep_dir: Path) -> dict[Path, dict]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_sweep_keeps_finished_records_and_resumes(tmp_path, signum):
+def test_signal_mid_sweep_keeps_finished_records_and_resumes(tmp_path, signum, genq_cli):
     sweep_dir = tmp_path / "sweep"
+    # SIGINT at its default disposition in the child: a shell starts a background job (`make
+    # test &`, some CI runners) with SIGINT ignored, and Python then installs no KeyboardInterrupt
     proc = subprocess.Popen(_cmd(sweep_dir), cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while not list(sweep_dir.rglob("result.json")):
         assert proc.poll() is None, proc.communicate()
@@ -55,8 +58,7 @@ def test_signal_mid_sweep_keeps_finished_records_and_resumes(tmp_path, signum):
     assert not [p for p in sweep_dir.rglob("*") if p.name.endswith(".tmp")]
     stamps = {p: p.stat().st_mtime_ns for p in finished}
 
-    rerun = subprocess.run(_cmd(sweep_dir), cwd=tmp_path, env=_env(tmp_path), capture_output=True,
-                           text=True, timeout=900)
+    rerun = genq_cli(_cmd(sweep_dir)[3:], cwd=tmp_path, env=_env(tmp_path), timeout=900)   # no signal: warm fork
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert rerun.stdout.count("already holds the result of this config") == len(finished)
     after = _records(sweep_dir)
@@ -65,17 +67,17 @@ def test_signal_mid_sweep_keeps_finished_records_and_resumes(tmp_path, signum):
     assert sorted(r["seed"] for r in after.values()) == [0, 1, 2]
 
 
-def test_corrupt_record_in_sweep_is_recomputed_and_others_kept(tmp_path):
+def test_corrupt_record_in_sweep_is_recomputed_and_others_kept(tmp_path, genq_cli):
     sweep_dir = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "genq.run", *SWEEP[:-2], "seed=0,1", f"hydra.sweep.dir={sweep_dir}"]
-    first = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=900)
+    args = [*SWEEP[:-2], "seed=0,1", f"hydra.sweep.dir={sweep_dir}"]      # no signal: a warm fork will do
+    first = genq_cli(args, cwd=tmp_path, env=_env(tmp_path), timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     records = sorted(_records(sweep_dir))
     assert len(records) == 2
     broken, kept = records
     broken.write_text(broken.read_text()[: 200])               # a half-written record
     kept_stamp = kept.stat().st_mtime_ns
-    rerun = subprocess.run(cmd, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=900)
+    rerun = genq_cli(args, cwd=tmp_path, env=_env(tmp_path), timeout=900)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert rerun.stdout.count("already holds the result of this config") == 1
     assert json.loads(broken.read_text())["status"] == "ok"      # recomputed

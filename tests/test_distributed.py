@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import free_port
 from genq.distributed import DataParallel
 from genq.errors import GenqError
+from metric_checks import assert_finite_metrics
 
 BIN = Path(sys.executable).parent
 
@@ -54,7 +56,7 @@ def _metrics(run_dir: Path) -> dict:
 
 
 @pytest.mark.skipif(shutil.which("accelerate", path=str(BIN)) is None, reason="accelerate CLI not installed")
-def test_two_processes_give_the_metrics_of_one(tmp_path):
+def test_two_processes_give_the_metrics_of_one(tmp_path, genq_cli):
     # 33 samples: uneven shards (17 + 16). Sampling batches of 17 give one process the same
     # batches (17, 16) as the two shards: the conv kernels oneDNN picks depend on the batch
     # size, and their last-bit differences can flip an int8 rounding of the quantized model.
@@ -63,16 +65,19 @@ def test_two_processes_give_the_metrics_of_one(tmp_path):
     # so the floating-point work is the same and the numbers must match exactly.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([str(BIN / "genq"), *common, f"hydra.run.dir={one}"], check=True, env=env,
-                   capture_output=True, cwd=tmp_path)
+    # the one-process reference: the genq CLI as a fork of the tests' warm process (conftest)
+    single = genq_cli([*common, f"hydra.run.dir={one}"], cwd=tmp_path, env=env)
+    assert single.returncode == 0, single.stderr[-3000:]
     launched = subprocess.run(
         [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
          "-m", "genq.run", *common, f"hydra.run.dir={two}"],
         env=env, capture_output=True, text=True, cwd=tmp_path)
     assert launched.returncode == 0, launched.stderr[-3000:]
     r1, r2 = _metrics(one), _metrics(two)
     assert r1["processes"] == 1 and r2["processes"] == 2
     assert r2["metrics"]["n_samples"] == 33
+    assert_finite_metrics(r1)
+    assert_finite_metrics(r2)
     for key in ("fid", "fid_fp", "kid", "kid_fp", "qfid", "lpips_vs_fp", "psnr_vs_fp"):
         assert r2["metrics"][key] == pytest.approx(r1["metrics"][key], rel=1e-6, abs=1e-9), key

@@ -4,8 +4,6 @@ end (on the smoke models) into a genq-report table."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from conftest import compose
@@ -41,12 +39,12 @@ def test_qdiffusion_preset_is_the_papers_setting():
     assert {"w4a8", "w4a8_qdiffusion"} <= set(cfg.hydra.sweeper.params.quant.split(","))
 
 
-def test_digits_bits_preset_runs_into_a_table(tmp_path):
+def test_digits_bits_preset_runs_into_a_table(tmp_path, genq_cli):
     sweep = tmp_path / "sweep"
     # The preset's own sweep, narrowed on the command line to the smoke DCGAN and two rows.
-    subprocess.run([sys.executable, "-m", "genq.run", "paper=digits_bits", "experiment=smoke",
-                    "model=dcgan_digits", "quant=fp32,w4a8", "logger=none", f"hydra.sweep.dir={sweep}"],
-                   check=True, cwd=tmp_path, capture_output=True)
+    out = genq_cli(["paper=digits_bits", "experiment=smoke", "model=dcgan_digits", "quant=fp32,w4a8", "logger=none",
+                    f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in sorted(sweep.rglob("result.json"))]
     assert sorted(r["quant"]["recipe"] for r in records) == ["fp32", "w4a8"]
     assert all(r["experiment"] == "digits_bits" and r["status"] == "ok" for r in records)

@@ -24,7 +24,7 @@ def _records(root: Path) -> list[Path]:
     return sorted(root.rglob("result.json"))
 
 
-def test_killed_sweep_resumes_only_what_is_missing(tmp_path):
+def test_killed_sweep_resumes_only_what_is_missing(tmp_path, genq_cli):
     sweep_dir = tmp_path / "sweep"
     cmd = [*GENQ, *SWEEP, f"hydra.sweep.dir={sweep_dir}"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -38,7 +38,7 @@ def test_killed_sweep_resumes_only_what_is_missing(tmp_path):
     assert 1 <= len(first) < 3, "the sweep should have been killed part-way"
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in first}
 
-    out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = genq_cli(cmd[len(GENQ):], cwd=tmp_path, timeout=300)          # the resume: a warm fork will do
     assert out.returncode == 0, out.stderr[-2000:]
     assert "skipped" in out.stdout
     records = _records(sweep_dir)
@@ -48,11 +48,10 @@ def test_killed_sweep_resumes_only_what_is_missing(tmp_path):
         assert p.stat().st_mtime_ns == mtime and p.read_bytes() == content
 
 
-def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, genq_cli):
     sweep_dir = tmp_path / "sweep"
-    out = subprocess.run([*GENQ, "-m", "experiment=smoke", "model=dcgan_digits", "logger=none",
-                          "quant.w_bits=8,1", f"hydra.sweep.dir={sweep_dir}"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = genq_cli(["-m", "experiment=smoke", "model=dcgan_digits", "logger=none", "quant.w_bits=8,1",
+                    f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in _records(sweep_dir)]
     status = {r["quant"]["w_bits"]: r for r in records}

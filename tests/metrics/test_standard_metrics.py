@@ -209,6 +209,8 @@ def test_score_run_standard_end_to_end_and_reference_cache(torch_home, tmp_path,
     for key in ("fid", "kid", "kid_std", "fid_fp", "kid_fp", "qfid", "is", "is_fp", "precision", "recall",
                 "precision_fp", "recall_fp", "lpips_vs_fp", "psnr_vs_fp", "ssim_vs_fp"):
         assert isinstance(out[key], float), key
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(out)
     assert out["qfid"] < out["fid"] and out["lpips_vs_fp"] > 0
     assert out["feature_extractor"] == "inception-v3-compat"
     assert out["lpips_net"].startswith("alex")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -227,6 +225,8 @@ def test_smoke_run_end_to_end(hub_folders, tmp_path, smoke_cfg):
     record = run_experiment(cfg, tmp_path)
     assert record["model"] == "hub_ddpm" and record["quant"]["coverage"]["quantized"] > 0
     assert isinstance(record["metrics"]["fid"], float) and isinstance(record["metrics"]["lpips_vs_fp"], float)
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "fid_fp", "qfid", "lpips_vs_fp"))
     assert record["config"]["model"]["repo_id"] == str(hub_folders["ddpm"])
     assert (tmp_path / "result.json").is_file()
 
@@ -241,14 +241,15 @@ def test_text_to_image_smoke_run_end_to_end(tmp_path, smoke_cfg):
     record = run_experiment(cfg, tmp_path / "run")
     assert record["model"] == "hub_sd" and record["quant"]["coverage"]["quantized"] > 0
     assert isinstance(record["metrics"]["fid"], float) and record["config"]["model"]["guidance_scale"] == 7.5
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "fid_fp", "qfid"))
 
 
-def test_cli_missing_repo_exits_with_the_message_and_no_traceback(tmp_path):
+def test_cli_missing_repo_exits_with_the_message_and_no_traceback(tmp_path, genq_cli):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GENQ_CACHE": str(tmp_path / "cache")}
     env.pop("HYDRA_FULL_ERROR", None)
-    out = subprocess.run([sys.executable, "-m", "genq.run", "experiment=smoke", "model=hub_ddpm",
-                          "model.repo_id=nobody/nothing", "logger=none"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = genq_cli(["experiment=smoke", "model=hub_ddpm", "model.repo_id=nobody/nothing", "logger=none"],
+                   cwd=tmp_path, timeout=300, env=env)          # a fork of a warm genq process (conftest)
     assert out.returncode != 0
     assert "Traceback" not in out.stderr + out.stdout
     assert "'nobody/nothing'" in out.stderr and "hf download nobody/nothing" in out.stderr

@@ -110,3 +110,5 @@ def test_smoke_run_end_to_end(gan_folder, tmp_path, smoke_cfg):
     record = run_experiment(cfg, tmp_path)
     assert record["model"] == "hub_gan" and record["quant"]["coverage"]["quantized"] > 0
     assert isinstance(record["metrics"]["fid"], float)
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "fid_fp", "qfid"))

@@ -38,6 +38,8 @@ def test_diffusion_qat_run_writes_an_honest_record(tmp_path, smoke_cfg):
     assert len(qat["history"]) == 2 and all(r["loss"] > 0 for r in qat["history"])
     assert qat["heldout_loss_before"] > 0 and qat["heldout_loss_after"] > 0
     assert isinstance(record["metrics"]["qfid"], float)
+    from metric_checks import assert_finite_metrics
+    assert_finite_metrics(record, required=("fid", "qfid"))
     assert (tmp_path / "qat" / "log.jsonl").read_text().count("\n") == 2
     assert (tmp_path / "qat" / "checkpoints" / "step_000002" / "model.safetensors").is_file()
 

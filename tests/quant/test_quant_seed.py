@@ -9,6 +9,7 @@ from conftest import compose
 from genq.models import load_generator
 from genq.models.sample_cache import cached_fp_samples, clear, sample_key
 from genq.quant.pipeline import quantize_adapter
+from metric_checks import assert_finite_metrics
 
 
 def _quantized_state(recipe: str, quant_seed: int, *overrides: str, model: str = "ddpm_digits"):
@@ -63,6 +64,8 @@ def test_records_carry_both_seeds_and_seed_leaves_the_quantizer_alone(tmp_path, 
     assert (base["seed"], base["quant"]["seed"]) == (0, 0) and (other_q["seed"], other_q["quant"]["seed"]) == (0, 1)
     assert other_q["metrics"]["fid_fp"] == base["metrics"]["fid_fp"]          # same noise bank
     assert other_q["metrics"]["qfid"] != base["metrics"]["qfid"]              # another quantizer
+    assert_finite_metrics(base, required=("qfid",))
+    assert_finite_metrics(other_q, required=("qfid",))                        # NaN != NaN
     interp = compose("experiment=smoke", "logger=none", "seed=2", "quant.seed=${seed}")
     assert interp.quant.seed == 2                                            # both varied in one override
 
