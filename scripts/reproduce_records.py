@@ -96,6 +96,10 @@ TIMING_KEY = re.compile(r"(_s|_cpu_s)$")
 NOT_REPLAYED = ("logger",)
 # forced on the rerun: timing runs after scoring and is not compared, so one repeat suffices
 FORCED = {"bench.warmup": 0, "bench.repeats": 1}
+# derived from the other settings since issue 16 (genq/config/label.py): a record written before
+# keeps the file name it was composed from (``w4a4`` for ``quant=w4a4 quant.observer=mse``), the
+# rerun records the derived label (``w4a4_a_mse``); replaying it would pin a user label
+DERIVED = {"quant.recipe"}
 # settings newer than a record (absent from its config) that only add outputs: off, as the
 # record had none of those outputs (bootstrap=200 alone costs minutes per record)
 PREDATED = {"metrics.bootstrap": 0, "metrics.compute_pr": False}
@@ -135,7 +139,8 @@ def record_config(record: dict) -> tuple[Any, list[str], list[str]]:
 
     cfg = compose_config(*base_overrides(record))
     composed = _leaves(OmegaConf.to_container(cfg, resolve=True))
-    recorded = {k: v for k, v in _leaves(record["config"]).items() if k.split(".")[0] not in NOT_REPLAYED}
+    recorded = {k: v for k, v in _leaves(record["config"]).items()
+                if k.split(".")[0] not in NOT_REPLAYED and k not in DERIVED}
     recorded.update({k: v for k, v in PREDATED.items() if k not in recorded})
     recorded.update(FORCED)
     applied, missing = [], []

@@ -65,7 +65,8 @@ def test_method_family_runs_end_to_end(case, tmp_path):
 
     assert (tmp_path / "result.json").exists() and record["status"] == "ok"
     q = record["quant"]
-    assert (q["recipe"], q["method"]) == (recipe, cfg.quant.method)
+    assert (q["recipe"], q["method"]) == (cfg.quant.recipe, cfg.quant.method)   # the derived label
+    assert q["recipe"].startswith(recipe)
     assert_finite_metrics(record, required=("fid", "fid_fp", "kid", "qfid", "lpips_vs_fp", "psnr_vs_fp"))
     key = f"{model}:{','.join(cfg.quant.layers)}"
     if key not in _LAYERS:
