@@ -56,7 +56,6 @@ def test_int8_reference_job_then_simulated_job_leave_no_state(smoke_cfg, tmp_pat
     _int8_then_simulated(smoke_cfg, tmp_path, "bench.compile=false")
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not __import__("platform").libc_ver()[0] == "glibc", reason="mallopt is glibc's")
 def test_compiled_int8_job_then_simulated_job_leave_no_state(smoke_cfg, tmp_path, fresh_allocator):
     """The compiled path: Inductor compiles with freezing and the kernel profile on, and
