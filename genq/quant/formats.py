@@ -249,13 +249,8 @@ class BlockFormat:
         return torch.clamp(self._quantize_scale(ideal), min=EPS)
 
     def blocked(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-        axis = axis % x.dim()
-        size = x.shape[axis]
-        if size % self.block_size:
-            raise GenqError(f"{self.name}: block_size={self.block_size} does not divide the {size} "
-                            f"elements along axis {axis}; accepted: a multiple of {self.block_size}.")
-        moved = x.movedim(axis, -1)
-        return moved.reshape(*moved.shape[:-1], size // self.block_size, self.block_size)
+        """``x`` viewed as (..., blocks, block_size) along ``axis``."""
+        return _group_view(x, PerGroup(self.block_size, axis), f"{self.name}: block_size")
 
     def fake_quantize_blocks(self, x: torch.Tensor, axis: int = -1,
                              scales: torch.Tensor | None = None) -> torch.Tensor:

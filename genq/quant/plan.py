@@ -13,8 +13,6 @@ config per fully qualified module name).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any, Iterable, Optional
 from torch import nn
 
 from genq.errors import GenqError
+from genq.tracking.record import write_json_atomic
 from genq.quant.formats import BlockFormat, parse_format
 from genq.quant.modules import is_quantized
 from genq.quant.targets import registered_targets, selected, target_for
@@ -124,13 +123,7 @@ class QuantPlan:
 
     def save(self, path: str | Path) -> Path:
         """Write the plan as JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
-        return path
+        return write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "QuantPlan":

@@ -38,12 +38,12 @@ def _reduce_dims(x: torch.Tensor, axis: int) -> list[int]:
     return [d for d in range(x.dim()) if d != axis]
 
 
-def _group_view(x: torch.Tensor, g: PerGroup) -> torch.Tensor:
+def _group_view(x: torch.Tensor, g: PerGroup, what: str = "group_size") -> torch.Tensor:
     """View ``x`` with ``g.axis`` split into (n_groups, group_size) at the end."""
     axis = g.axis % x.dim()
     size = x.shape[axis]
     if size % g.group_size:
-        raise GenqError(f"group_size={g.group_size} does not divide the {size} channels along axis "
+        raise GenqError(f"{what}={g.group_size} does not divide the {size} channels along axis "
                         f"{axis}; accepted: a divisor of {size}.")
     moved = x.movedim(axis, -1)
     return moved.reshape(*moved.shape[:-1], size // g.group_size, g.group_size)

@@ -40,8 +40,6 @@ from __future__ import annotations
 import bisect
 import copy
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +49,7 @@ import torch
 from torch import nn
 
 from genq.errors import GenqError
+from genq.tracking.record import write_json_atomic
 from genq.models.sampler import NetworkCall, add_step_listener
 from genq.quant.apply import _check_plan_matches, activation_quantizer, weight_quantizer
 from genq.quant.modules import dequantize_layer, is_quantized, quantize_layer
@@ -168,13 +167,7 @@ class PrecisionSchedule:
 
     def save(self, path: str | Path) -> Path:
         """Write the schedule as JSON (atomically), every plan inline."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
-        return path
+        return write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "PrecisionSchedule":
