@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from genq.models.sampler import NetworkCall
 
 
+def device_and_dtype(network: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Where ``network`` computes: its first parameter's device and dtype; a network that holds
+    none (a real backend's stand-in, which moves inputs itself) takes float32 inputs on the CPU."""
+    p = next(network.parameters(), None)
+    return (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.float32)
+
+
 class GeneratorAdapter(ABC):
     """A generator behind one interface: noise bank in, images in [-1, 1] out."""
 

@@ -11,7 +11,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from torch import nn
 
-from genq.models.base import GeneratorAdapter
+from genq.models.base import GeneratorAdapter, device_and_dtype
 
 DEFAULT_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2",
                      "prediction_type": "epsilon", "clip_sample": True}
@@ -53,7 +53,7 @@ class DiffusionAdapter(GeneratorAdapter):
 
     def prepare_latents(self, x: torch.Tensor, scheduler: Any) -> torch.Tensor:
         """The starting latents: float32 on the network's device, scaled by the scheduler."""
-        device = next(self.network.parameters()).device
+        device, _ = device_and_dtype(self.network)
         return x.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
 
     def condition(self, n: int, offset: int) -> Any:
@@ -62,7 +62,7 @@ class DiffusionAdapter(GeneratorAdapter):
 
     def network_inputs(self, x: torch.Tensor, t: torch.Tensor, cond: Any) -> tuple[tuple, dict[str, Any]]:
         """The denoiser's inputs at timestep ``t``, by keyword as diffusers' pipelines call it."""
-        dtype = next(self.network.parameters()).dtype
+        _, dtype = device_and_dtype(self.network)
         t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
         return (), {"sample": x.to(dtype), "timestep": t_batch}
 

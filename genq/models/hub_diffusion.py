@@ -28,6 +28,7 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from genq.errors import GenqError
+from genq.models.base import device_and_dtype
 from genq.models.diffusion import DiffusionAdapter
 from genq.models.hub_components import PipelineParts, read_pipeline
 
@@ -38,8 +39,7 @@ def _sample_size(config: Any) -> tuple[int, int]:
 
 
 def _device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
-    p = next(module.parameters())
-    return p.device, p.dtype
+    return device_and_dtype(module)
 
 
 class HubDiffusionAdapter(DiffusionAdapter):

@@ -24,6 +24,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 
 from genq.errors import GenqError
+from genq.models.base import device_and_dtype
 from genq.models.checkpoint import load_part
 from genq.models.dcgan import DCGANGenerator
 from genq.models.gan import GANAdapter
@@ -49,8 +50,8 @@ class HubGANAdapter(GANAdapter):
         self.source = dict(source or {})
 
     def _inputs(self, z: torch.Tensor) -> torch.Tensor:
-        p = next(self.network.parameters())
-        return z.to(device=p.device, dtype=p.dtype)
+        device, dtype = device_and_dtype(self.network)
+        return z.to(device=device, dtype=dtype)
 
     @torch.no_grad()
     def sample(self, noise: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -98,3 +98,14 @@ def test_torchao_quantize_leaves_inductor_alone():
     quantize_(net, torchao_config("cuda_int8"))
     assert type(net[0].weight).__name__ not in ("Parameter", "Tensor")      # it did quantize
     assert _inductor() == before
+
+
+def test_a_keyword_calling_sampler_runs_on_a_real_backend(smoke_cfg, tmp_path):
+    """The diffusion sampler calls its denoiser by keyword; the backend's stand-in network binds
+    the keywords to positions (the int8 graph takes positional inputs)."""
+    from genq.run import run_experiment
+
+    cfg = smoke_cfg("model=ddpm_digits", "metrics.n_samples=16", "bench=cpu_int8", "bench.compile=false",
+                    "bench.repeats=1", "bench.warmup=0", "bench.baselines=[fp32_eager]")
+    record = run_experiment(cfg, tmp_path)
+    assert record["speed"]["backend"] == "cpu_int8" and record["speed"]["latency_ms_per_image"] > 0

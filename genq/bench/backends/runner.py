@@ -11,6 +11,7 @@ spreads over all of them instead of biasing whichever ran last.
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from genq.errors import GenqError
+
 from genq.models.base import GeneratorAdapter
 
 
@@ -26,11 +29,28 @@ class BackendNetwork(nn.Module):
     """Stands in for an adapter's ``network``: calls ``fn`` (args -> tensor) and returns
     the output in the form the adapter expects (diffusers-style ``.sample`` or a tensor)."""
 
-    def __init__(self, fn: Callable[..., torch.Tensor], wrap_sample: bool, device: str = "cpu") -> None:
+    def __init__(self, fn: Callable[..., torch.Tensor], wrap_sample: bool, device: str = "cpu",
+                 signature: inspect.Signature | None = None) -> None:
         super().__init__()
         self.fn, self.wrap_sample, self.device = fn, wrap_sample, device
+        self.signature = signature             # the replaced network's forward, to bind keywords
 
-    def forward(self, *args: torch.Tensor):
+    def positional(self, args: tuple, kwargs: dict) -> tuple:
+        """The call as positional inputs (the sampler calls denoisers by keyword; compiled and
+        exported backends take positions), bound through the replaced network's signature."""
+        if not kwargs:
+            return args
+        if self.signature is None:
+            raise GenqError(f"a backend network was called with keywords {sorted(kwargs)} but knows no "
+                            "signature to bind them to; accepted: positional inputs.")
+        bound = self.signature.bind(*args, **kwargs)
+        if bound.kwargs:
+            raise GenqError(f"the inputs {sorted(bound.kwargs)} cannot be passed by position to the "
+                            "backend network; accepted: a network whose inputs are all positional.")
+        return tuple(bound.args)
+
+    def forward(self, *args: torch.Tensor, **kwargs: torch.Tensor):
+        args = self.positional(args, kwargs)
         # A sampler that already runs on the backend's device (the noise was put there) pays
         # no copies; one running on the CPU gets its outputs back on the CPU.
         source = args[0].device
@@ -48,7 +68,7 @@ def with_backend(fp: GeneratorAdapter, fn: Callable[..., torch.Tensor], wrap_sam
                  device: str = "cpu") -> GeneratorAdapter:
     """A shallow copy of ``fp`` whose network runs ``fn``."""
     adapter = copy.copy(fp)
-    adapter.network = BackendNetwork(fn, wrap_sample, device)
+    adapter.network = BackendNetwork(fn, wrap_sample, device, inspect.signature(fp.network.forward))
     return adapter
 
 
