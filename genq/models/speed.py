@@ -62,18 +62,29 @@ class SpeedUNetAdapter(DiffusionAdapter):
         scheduler.set_timesteps(self.num_inference_steps)
         return scheduler
 
+    def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
+        """The network's device and dtype; (CPU, float32) for a backend's stand-in network
+        that holds no parameters (genq.bench.backends.runner.BackendNetwork)."""
+        p = next(self.network.parameters(), None)
+        return (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.float32)
+
+    def prepare_latents(self, x: torch.Tensor, scheduler: Any) -> torch.Tensor:
+        device, _ = self._device_dtype()
+        return x.to(device=device, dtype=torch.float32) * scheduler.init_noise_sigma
+
     def condition(self, n: int, offset: int) -> torch.Tensor:
         """Random text embeddings (n, 77, cross_attention_dim) of samples ``offset ..``."""
-        p = next(self.network.parameters())
-        dim = self.network.config.cross_attention_dim
+        device, dtype = self._device_dtype()
+        dim = self.arch["cross_attention_dim"]
         rows = [torch.randn(TEXT_TOKENS, dim, generator=torch.Generator().manual_seed(self.embed_seed + offset + i))
                 for i in range(n)]
-        return torch.stack(rows).to(device=p.device, dtype=p.dtype)
+        return torch.stack(rows).to(device=device, dtype=dtype)
 
     def network_inputs(self, x: torch.Tensor, t: torch.Tensor,
                        cond: Any) -> tuple[tuple, dict[str, Any]]:
-        args, kwargs = super().network_inputs(x, t, None)
-        return args, {**kwargs, "encoder_hidden_states": cond}
+        _, dtype = self._device_dtype()
+        t_batch = torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
+        return (), {"sample": x.to(dtype), "timestep": t_batch, "encoder_hidden_states": cond}
 
     def describe_sampler(self) -> str | None:
         return f"{super().describe_sampler()}, random text embeddings ({TEXT_TOKENS} tokens)"
