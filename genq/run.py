@@ -70,6 +70,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.metrics import check_metric_weights, score_run
     from genq.models import load_generator
     from genq.models.sample_cache import cached_fp_samples, sample_key
+    from genq.models.speed import is_speed_model
     from genq.progress import stage
     from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
@@ -83,7 +84,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     validate(cfg)
     if cfg.bench.backend in CUDA_BACKENDS:
         check_cuda(cfg.bench.backend)   # torch's own view of the GPU, before any model loads
-    check_metric_weights(cfg.metrics)   # missing Inception/LPIPS weights fail here, before sampling
+    # a speed_* model (random weights, genq.models.speed) is timed, never scored
+    scored = not is_speed_model(cfg.model.name)
+    if scored:
+        check_metric_weights(cfg.metrics)   # missing Inception/LPIPS weights fail here, before sampling
     config_hash = config_hash or hash_config(cfg)
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -97,11 +101,12 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     prompts = load_prompts(cfg.data)                  # text-to-image only ([] otherwise)
     fp = load_generator(m, device=device, prompts=prompts or None)
     check_finite({"network": fp.network, "vae": getattr(fp, "vae", None)}, f"model={m.name}")
-    # the model's images against the metrics' feature network, before any sampling
-    compatibility = check_fits(fp.image_shape, cfg, latent=getattr(fp, "vae", None) is not None)
-    channels, resolution = fp.image_shape[0], fp.image_shape[1]
-    real = load_reference(cfg.data, resolution, channels)
-    reference = describe_reference(cfg.data, resolution, channels)
+    compatibility = reference = None
+    if scored:   # the model's images against the metrics' feature network, before any sampling
+        compatibility = check_fits(fp.image_shape, cfg, latent=getattr(fp, "vae", None) is not None)
+        channels, resolution = fp.image_shape[0], fp.image_shape[1]
+        real = load_reference(cfg.data, resolution, channels)
+        reference = describe_reference(cfg.data, resolution, channels)
     noise = fp.make_noise(mc.n_samples, cfg.seed)
 
     quant_info = describe_quant(q)
@@ -112,19 +117,22 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     if outcome:
         quant_info.update(outcome.info)
 
-    # Each process samples its shard of the noise bank; every process gets all the images.
-    key = sample_key(m, cfg.data, cfg.seed, mc.n_samples, device, dist.world_size)
-    with stage(f"sampling {mc.n_samples} FP images"):
-        fp_images, fp_reused = cached_fp_samples(
-            key, lambda: dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise))
-    q_images = None
-    if qmodel:
-        with stage(f"sampling {mc.n_samples} {q.recipe} images"):
-            q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise)
-    with stage("scoring"):
-        metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
-                            device=device, dist=dist)
-    metrics["fp_samples"] = "reused from an earlier job of this process" if fp_reused else "sampled"
+    fp_images = q_images = None
+    if scored:
+        # Each process samples its shard of the noise bank; every process gets all the images.
+        key = sample_key(m, cfg.data, cfg.seed, mc.n_samples, device, dist.world_size)
+        with stage(f"sampling {mc.n_samples} FP images"):
+            fp_images, fp_reused = cached_fp_samples(
+                key, lambda: dist.map(lambda z: fp.sample(z, m.sample_batch_size), noise))
+        if qmodel:
+            with stage(f"sampling {mc.n_samples} {q.recipe} images"):
+                q_images = dist.map(lambda z: qmodel.sample(z, m.sample_batch_size), noise)
+        with stage("scoring"):
+            metrics = score_run(mc, real, fp_images, q_images, seed=cfg.seed, data_key=reference,
+                                device=device, dist=dist)
+        metrics["fp_samples"] = "reused from an earlier job of this process" if fp_reused else "sampled"
+    else:
+        metrics = {"scoring": f"skipped: model={m.name} has random weights (speed and coverage only)"}
     sampler = fp.describe_sampler()
     if sampler is not None:
         metrics["sampler"] = sampler
@@ -148,14 +156,17 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
               "wall_s": round(time.perf_counter() - start, 2)}
     write_json_atomic(run_dir / RESULT_FILE, record)
 
-    n_grid = min(cfg.sample_grid, len(fp_images))
-    grid_path = save_grid(paired_grid(fp_images[:n_grid], None if q_images is None else q_images[:n_grid]),
-                          run_dir / "samples.png")
+    grid_path = None
+    if fp_images is not None:
+        n_grid = min(cfg.sample_grid, len(fp_images))
+        grid_path = save_grid(paired_grid(fp_images[:n_grid], None if q_images is None else q_images[:n_grid]),
+                              run_dir / "samples.png")
     logger = make_logger(cfg, run_dir, run_id, record["config"], group,
                          [m.name, q.recipe, q.method, cfg.experiment])
     try:
         logger.log_record(record)
-        logger.log_image("samples/fp_vs_quantized", grid_path, "left: FP | right: quantized, same noise")
+        if grid_path is not None:
+            logger.log_image("samples/fp_vs_quantized", grid_path, "left: FP | right: quantized, same noise")
         if report is not None:
             logger.log_table("quant/coverage", report.rows())
     finally:

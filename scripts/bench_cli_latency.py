@@ -24,14 +24,14 @@ CASES = {"genq --help": ["--help"], "genq --cfg job": ["--cfg", "job"],
 
 
 def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo; the platform's processor string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    """The CPU's model name and ISA (``genq.bench.isa``: /proc/cpuinfo, the platform's
+    processor string elsewhere)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from genq.bench.isa import cpu_info
+
+    info = cpu_info()
+    return f"{info['model']} [{', '.join(info['isa']) or 'no AVX2'}]"
 
 
 def time_once(args: list[str], out_dir: str) -> tuple[float, int]:

@@ -19,10 +19,9 @@ import torch
 
 def _cpu() -> str:
     from genq.bench import device_name
+    from genq.bench.isa import cpu_info
 
-    flags = open("/proc/cpuinfo").read()
-    isa = [f for f in ("amx_int8", "amx_bf16", "avx512_vnni", "avx512_bf16", "avx2") if f" {f}" in flags]
-    return f"{device_name()} ({', '.join(isa) or 'no AVX2'})"
+    return f"{device_name()} ({', '.join(cpu_info()['isa']) or 'no AVX2'})"
 
 
 def main() -> None:

@@ -39,12 +39,6 @@ def device_name() -> str:
     """A human-readable name of the CPU (or GPU) that produced a timing."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    import platform
+    from genq.bench.isa import cpu_info
 
-    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    return f"{cpu_info()['model']} ({torch.get_num_threads()} threads)"

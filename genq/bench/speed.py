@@ -39,6 +39,7 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
     speed: dict[str, Any] = {"backend": "eager-fp32", "device": device_name(),
+                             "threads": torch.get_num_threads(),
                              "latency_ms_per_image_fp": t_fp.ms_per_image,
                              "latency_ms_per_image": t_fp.ms_per_image,
                              "model_bytes_fp": model_bytes(fp.network),

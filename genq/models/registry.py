@@ -23,6 +23,7 @@ from genq.models.checkpoint import load_part, read_config, save_checkpoint
 from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
 from genq.models.gan import GANAdapter
+from genq.models.speed import is_speed_model, load_speed_model
 
 
 @contextlib.contextmanager
@@ -115,9 +116,12 @@ def load_generator(model_cfg: Any, device: str | None = None,
                         "from generators: model=dcgan_digits or model=ddpm_digits.")
     if getattr(model_cfg, "hub", None):
         return load_hub_generator(model_cfg, device, prompts)
+    arch = {**_plain(model_cfg.arch), **(_plain(model_cfg.tiny_arch) if model_cfg.tiny else {})}
+    if is_speed_model(model_cfg.name):     # a published config, random weights (genq.models.speed)
+        with seeded_init(init_seed):
+            return load_speed_model(model_cfg, arch, init_seed)
     folder = resolve_weights(model_cfg.name, model_cfg.weights)
     if folder is None:
-        arch = {**_plain(model_cfg.arch), **(_plain(model_cfg.tiny_arch) if model_cfg.tiny else {})}
         ckpt = {"arch": arch, "scheduler": _plain(model_cfg.scheduler)}
         with seeded_init(init_seed):
             return _adapter_from(ckpt, family, model_cfg.num_inference_steps)

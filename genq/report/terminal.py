@@ -22,8 +22,9 @@ def print_run_table(record: dict[str, Any]) -> None:
     label = q["recipe"].upper() if q["method"] != "fp" else "FP32"
     # a user's own quant.recipe is shown with the label derived from the settings
     name = q["recipe"] if q.get("label", q["recipe"]) == q["recipe"] else f"{q['recipe']} [{q['label']}]"
-    print(f"\n{record['model']} · {name} ({q['method']}) · {m['n_samples']} samples · "
-          f"features: {m['feature_extractor']}")
+    scoring = (f"{m['n_samples']} samples · features: {m['feature_extractor']}" if "n_samples" in m
+               else m.get("scoring", "not scored"))
+    print(f"\n{record['model']} · {name} ({q['method']}) · {scoring}")
     print(f"  {'':18s} {'FP32':>12s} {label:>12s}   {label + ' 95% CI (bootstrap)' if 'fid_ci95' in m else ''}")
     for name, fp_key, q_key in ROWS:
         ci = m.get(f"{q_key}_ci95")

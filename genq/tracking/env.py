@@ -19,8 +19,11 @@ def _git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def environment() -> dict[str, str | None]:
+def environment() -> dict[str, object]:
+    """Library versions, git commit, the device and ``cpu`` (model, ISA, logical CPUs:
+    ``genq.bench.isa.cpu_info``)."""
     from genq.bench import device_name
+    from genq.bench.isa import cpu_info
 
     def ver(pkg: str) -> str | None:
         try:
@@ -30,4 +33,4 @@ def environment() -> dict[str, str | None]:
 
     return {"torch": torch.__version__, "genq": ver("genq"), "diffusers": ver("diffusers"),
             "torchmetrics": ver("torchmetrics"), "torchao": ver("torchao"), "git_sha": _git_sha(),
-            "device": device_name()}
+            "device": device_name(), "cpu": cpu_info()}
