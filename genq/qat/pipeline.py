@@ -34,7 +34,7 @@ from genq.quant.modules import QuantMixin
 from genq.quant.calibration import CalibrationSet
 from genq.quant.outcome import QuantOutcome
 from genq.quant.plan import plan_for
-from genq.quant.ptq_pipeline import build_calibration, quantizes_activations_statically
+from genq.quant.ptq_pipeline import build_calibration
 
 
 def _plain(q: Any) -> dict[str, Any]:
@@ -61,8 +61,8 @@ def prepare(student: GeneratorAdapter, q: Any, calib: CalibrationSet | list | No
     ``seed``) trainable. The plan is the recipe's, or the plan file it names."""
     plan = plan_for(student.network, q, validated=True)
     feed = calib.run if isinstance(calib, CalibrationSet) else calib
-    report = quantize_(student.network, calib=feed if plan.needs_static_calibration() else None,
-                       plan=plan)
+    static = plan.needs_static_calibration()
+    report = quantize_(student.network, calib=feed if static else None, plan=plan)
     qat = q.qat
     net = student.network
     net.requires_grad_(False)
@@ -72,7 +72,8 @@ def prepare(student: GeneratorAdapter, q: Any, calib: CalibrationSet | list | No
         raise GenqError("quant.method=qat found no static quantizer to learn (dynamic activations "
                         "and FP layers have no step size); accepted: a recipe with quant.w_bits or "
                         "static quant.a_bits.")
-    return {"report": report, "learnable_quantizers": learnable, "lora_layers": len(lora)}
+    return {"report": report, "learnable_quantizers": learnable, "lora_layers": len(lora),
+            "static": static}
 
 
 def param_groups(net: nn.Module, qat: Any) -> list[dict[str, Any]]:
@@ -170,11 +171,11 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
                         "accepted without one: checkpoint_every=0 and eval_at=[].")
     out_dir = Path(run_dir) / "qat" if run_dir is not None else None
     student = fp.clone()
-    static = quantizes_activations_statically(q)
     t0, cpu0 = time.perf_counter(), time.process_time()
     calib = build_calibration(fp, q, seed)                       # the same data PTQ calibrates on
     calibration_s = time.perf_counter() - t0
     prepared = prepare(student, q, calib, seed)
+    static = prepared["static"]              # the plan's decision (a quant.plan file included)
     prepare_s, prepare_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     calib_inputs = [c.positional(fp.network) for c in calib.batches]   # the distillers' positional inputs
     if not fp.is_denoiser:

@@ -94,9 +94,9 @@ class QuantPlan:
     def needs_static_calibration(self) -> bool:
         """Whether any activation gets static scales, i.e. calibration data must be run.
         The one place genq decides it (PTQ, QAT and ``quantize_`` ask here)."""
-        return any(t.static for s in self.layers if not s.keep_fp and s.input is not None
-                   for t in (s.input,)) or \
-            any(t.static for a in self.attention for t in (a.qkv, a.softmax) if t is not None)
+        inputs = [s.input for s in self.layers if not s.keep_fp]
+        inputs += [t for a in self.attention for t in (a.qkv, a.softmax)]
+        return any(t is not None and t.static for t in inputs)
 
     def to_dict(self) -> dict[str, Any]:
         return {"genq_plan_version": PLAN_VERSION, **asdict(self)}
