@@ -12,7 +12,9 @@ import platform
 from pathlib import Path
 
 # The extensions that matter for genq's CPU kernels, strongest first (this order is kept).
-ISA_FLAGS = ("amx_int8", "amx_bf16", "avx512_vnni", "avx512_bf16", "avx512f", "avx2")
+ISA_FLAGS = ("amx_int8", "amx_bf16", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512f", "avx2")
+# int8 dot-product instructions that accumulate u8 x s8 products in int32 (no int16 step)
+INT32_DOT_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
 
 
 def _read_cpuinfo() -> str | None:
@@ -52,3 +54,14 @@ def cpu_summary(info: dict | None = None) -> str:
     """One line for a benchmark's header: ``model (isa, ...; N logical CPUs)``."""
     info = cpu_info() if info is None else info
     return f"{info['model']} ({', '.join(info['isa']) or 'no AVX2'}; {info['logical_cpus']} logical CPUs)"
+
+
+def int8_pairs_saturate(info: dict | None = None) -> bool:
+    """Whether oneDNN's u8 x s8 int8 kernels on this CPU sum pairs of byte products in int16
+    with saturation: x86 CPUs with AVX2 but none of AMX-int8, AVX-512 VNNI or AVX-VNNI run
+    ``vpmaddubsw``, where two products of 8-bit activations (up to 255) and int8 weights
+    overflow 32767 and clip. FBGEMM avoids it with 7-bit activations (``reduce_range``); 7-bit
+    activation codes (<= 127) cannot overflow (2 * 127 * 128 < 32767)."""
+    info = cpu_info() if info is None else info
+    isa = set(info["isa"])
+    return "avx2" in isa and not isa & set(INT32_DOT_FLAGS)

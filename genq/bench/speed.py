@@ -122,7 +122,7 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     else:
         for name in dict.fromkeys(["fp32_eager", *b.baselines]):
             if name != main:
-                variants[name] = build_baseline(name, fp, b, example_args, wrap)
+                variants[name] = build_baseline(name, fp, b, example_args, wrap, qmodel)
     variants[main] = built
 
     images, peak = {}, {}

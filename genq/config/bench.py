@@ -17,6 +17,8 @@ CUDA_BACKENDS = ("cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
 CPU_BACKENDS = ("cpu_int8", "cpu_bf16", "cpu_fp16")
 BACKENDS = ("fake-quant",) + CPU_BACKENDS + CUDA_BACKENDS
 BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
+# With bench=cpu_int8 the other int8 variant of the same simulated model can be timed alongside.
+INT8_VARIANTS = ("int8", "int8_bf16")
 # On a GPU the other CUDA backends can be timed round-robin with the one asked for.
 CUDA_BASELINES = ("fp32_eager", "cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
 
@@ -31,8 +33,10 @@ class BenchConfig:
     compile: bool = True                        # real backends: torch.compile (Inductor, frozen weights)
     compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune | reduce-overhead (CUDA graphs)
     mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
+    allow_int8_saturation: bool = False         # cpu_int8 on a CPU without VNNI/AMX: time 8-bit activations anyway
     threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
-    # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference)
+    # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference);
+    # with cpu_int8 also the other int8 variant (int8 / int8_bf16)
     baselines: list[str] = field(default_factory=lambda: ["fp32_eager"])
     agreement: bool = True                      # real vs simulated vs FP samples: LPIPS, max |diff|
     kernel_profile: bool = True                 # count int8/float kernel calls of one forward
@@ -47,9 +51,10 @@ def check_bench(b: "BenchConfig") -> None:
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
                  (None, "max-autotune", "reduce-overhead") if on_cuda else (None, "max-autotune"))
+    accepted = CUDA_BASELINES if on_cuda else BASELINES + (INT8_VARIANTS if b.backend == "cpu_int8" else ())
     for name in b.baselines:
         check_choice("bench.baselines entry" + (f" (with bench.backend={b.backend!r})" if on_cuda else ""),
-                     name, CUDA_BASELINES if on_cuda else BASELINES)
+                     name, accepted)
     if b.batch_size < 1 or b.repeats < 1 or b.warmup < 0:
         raise GenqError(f"bench.batch_size={b.batch_size}, bench.repeats={b.repeats}, bench.warmup="
                         f"{b.warmup}: batch_size and repeats must be >= 1, warmup >= 0.")

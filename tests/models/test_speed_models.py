@@ -67,3 +67,39 @@ def test_smoke_run_has_no_quality_metrics(tmp_path, smoke_cfg):
     assert record["quant"]["coverage"]["quantized"] > 0
     assert record["speed"]["latency_ms_per_image"] > 0 and record["speed"]["threads"] >= 1
     assert record["env"]["cpu"]["model"]
+
+
+def test_shipped_transformer_configs_are_published_ones():
+    dit = speed_config("dit_xl2.json")
+    assert (dit["num_layers"], dit["num_attention_heads"], dit["attention_head_dim"]) == (28, 16, 72)
+    assert (dit["patch_size"], dit["sample_size"], dit["norm_type"]) == (2, 32, "ada_norm_zero")
+    pix = speed_config("pixart_sigma.json")
+    assert (pix["num_layers"], pix["num_attention_heads"] * pix["attention_head_dim"]) == (28, 1152)
+    assert (pix["caption_channels"], pix["norm_type"], pix["sample_size"]) == (4096, "ada_norm_single", 128)
+    assert pix["use_additional_conditions"] is False
+
+
+@pytest.mark.parametrize("name,cond_shape", [("speed_dit_xl2", (2,)), ("speed_pixart_sigma", (2, 300, 24))])
+def test_reduced_transformers_build_and_sample(smoke_cfg, name, cond_shape):
+    cfg = smoke_cfg(f"model={name}")
+    a = load_generator(cfg.model)
+    b = load_generator(cfg.model)
+    assert a.image_shape == (4, 8, 8) and a.source.startswith("random init (")
+    for pa, pb in zip(a.network.parameters(), b.network.parameters()):   # fixed-seed init
+        assert torch.equal(pa, pb)
+    cond = a.condition(2, 0)
+    assert tuple(cond.shape) == cond_shape and torch.equal(cond[1], a.condition(1, 1)[0])
+    out = a.sample(a.make_noise(2, 0), 2)                     # the noise half of 8 output channels
+    assert out.shape == (2, 4, 8, 8) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["speed_dit_xl2", "speed_pixart_sigma"])
+def test_transformer_smoke_run_quantizes_its_linears(tmp_path, smoke_cfg, name):
+    from genq.run import run_experiment
+
+    cfg = smoke_cfg(f"model={name}", "bench=simulated")
+    run_experiment(cfg, tmp_path)
+    record = json.loads((tmp_path / "result.json").read_text())
+    assert record["model_source"].startswith("random init (") and "fid" not in record["metrics"]
+    by_type = record["quant"]["coverage"]["by_type"]         # attention/MLP/adaLN and the patch embedding
+    assert by_type["Linear"]["quantized"] > 0 and by_type["Conv2d"]["quantized"] == 1

@@ -39,11 +39,13 @@ FLOAT_OPS = ("aten::mkldnn_convolution", "mkldnn::_convolution_pointwise", "aten
              "aten::_convolution", "aten::bmm", "aten::matmul")
 
 
-def int8_config():
-    """X86 int8 config whose observers take the simulated model's qparams."""
+def int8_config(a_qmax: int = 255):
+    """X86 int8 config whose observers take the simulated model's qparams; activations on the
+    uint8 grid ``[0, a_qmax]`` (255 for 8-bit activations, 127 for 7-bit: FBGEMM's
+    ``reduce_range``, exact on CPUs whose int8 kernels saturate int16 pair sums)."""
     from torchao.quantization.pt2e.quantizer import QuantizationConfig, QuantizationSpec
 
-    act = QuantizationSpec(dtype=torch.uint8, quant_min=0, quant_max=255, qscheme=torch.per_tensor_affine,
+    act = QuantizationSpec(dtype=torch.uint8, quant_min=0, quant_max=a_qmax, qscheme=torch.per_tensor_affine,
                            is_dynamic=False, observer_or_fake_quant_ctr=FixedObserver.with_args(eps=2 ** -12))
     weight = QuantizationSpec(dtype=torch.int8, quant_min=-128, quant_max=127,
                               qscheme=torch.per_channel_symmetric, ch_axis=0, is_dynamic=False,
@@ -94,9 +96,9 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
     with torch.no_grad():
         exported = torch.export.export(_Forward(copy.deepcopy(lowered.network)).eval(), example_args).module()
     quantizer = X86InductorQuantizer()
-    cfg = int8_config()
-    for target in plans:
-        quantizer.set_module_name_qconfig(f"net.{target}", cfg)   # _Forward adds "net."
+    configs = {q: int8_config(q) for q in {p.a_qmax for p in plans.values()}}
+    for target, plan in plans.items():
+        quantizer.set_module_name_qconfig(f"net.{target}", configs[plan.a_qmax])   # _Forward adds "net."
     prepared = prepare_pt2e(exported, quantizer)
     notes, seen, matched = [], {}, set()
     layer_ops = (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
@@ -149,17 +151,45 @@ def describe_unsupported(plans: list, show: int = 6) -> str:
     return "; ".join(parts)
 
 
+def check_saturation(lowered: Lowered, allow: bool, cpu: dict | None = None) -> list[str]:
+    """Refuse 8-bit activations on a CPU whose int8 kernels saturate int16 pair sums
+    (:func:`genq.bench.isa.int8_pairs_saturate`): the real outputs would silently differ from
+    the simulated ones. ``allow``: time them anyway; the returned note says so."""
+    from genq.bench.isa import cpu_info, int8_pairs_saturate
+
+    cpu = cpu_info() if cpu is None else cpu
+    wide = [p.name for p in lowered.plans if p.quantized and p.a_qmax > 127]
+    if not wide or not int8_pairs_saturate(cpu):
+        return []
+    isa = ", ".join(cpu["isa"]) or "none listed"
+    shown = ", ".join(wide[:4]) + (f" and {len(wide) - 4} more" if len(wide) > 4 else "")
+    if not allow:
+        raise GenqError(
+            f"bench=cpu_int8 on {cpu['model']} (ISA: {isa}; no amx_int8, avx512_vnni or avx_vnni): its int8 "
+            f"kernels sum pairs of u8 x s8 products in int16 with saturation, so 8-bit activations "
+            f"({len(wide)} layers: {shown}) give outputs that differ from the simulated model. Accepted: "
+            "quant.a_bits=7 (7-bit activations cannot overflow; FBGEMM's reduce_range), "
+            "bench.compile=false (the exact reference path), or bench.allow_int8_saturation=true "
+            "(time it anyway; the agreement section shows the error).")
+    return [f"int8 kernels on this CPU ({isa}) saturate int16 pair sums and the activations are 8-bit "
+            f"({len(wide)} layers): timed anyway (bench.allow_int8_saturation=true); the real outputs "
+            "differ from the simulated ones"]
+
+
 def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = True,
-                   mixed_bf16: bool = False, mode: str | None = None) -> dict[str, Any]:
+                   mixed_bf16: bool = False, mode: str | None = None,
+                   allow_saturation: bool = False) -> dict[str, Any]:
     """Lower, convert and (optionally) compile ``simulated`` for the CPU int8 backend.
 
     Returns ``fn`` (callable on the network's positional args, returning a tensor),
     ``lowered`` (plans), ``converted`` (reference graph) and ``notes``.
-    Raises GenqError naming every layer that has no int8 kernel here."""
+    Raises GenqError naming every layer that has no int8 kernel here, and, compiled, for
+    8-bit activations on a CPU whose int8 kernels saturate (:func:`check_saturation`)."""
     lowered = lower(simulated, example_args)
     if lowered.unsupported:
         raise GenqError(f"cpu_int8 cannot run this model on int8 kernels; unsupported layers: "
                         f"{describe_unsupported(lowered.unsupported)}")
+    saturation_notes = check_saturation(lowered, allow_saturation) if compile else []
     from genq.progress import stage
 
     with stage("cpu_int8: export, int8 calibration and conversion (PT2E)"):
@@ -173,4 +203,4 @@ def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = Tr
                     return run(*args).float()
             return run(*args)
 
-    return {"fn": fn, "lowered": lowered, "converted": converted, "notes": notes}
+    return {"fn": fn, "lowered": lowered, "converted": converted, "notes": saturation_notes + notes}

@@ -39,7 +39,8 @@ class LayerPlan:
     w_bits: int | None = None
     w_scale: torch.Tensor | None = None      # per output channel of ``target``
     a_scale: float | None = None
-    a_zero_point: int | None = None          # on the uint8 grid [0, 255]
+    a_zero_point: int | None = None          # on the uint8 grid [0, a_qmax]
+    a_qmax: int = 255                        # largest activation code: 2**a_bits - 1 (7-bit: 127)
     rewrites: list[str] = field(default_factory=list)
     reason: str = ""                # why it cannot run in int8 (empty: it can)
 
@@ -88,8 +89,8 @@ def _why_not(mod: nn.Module) -> str:
         return "weight-only quantization: no x86 int8 weight-only conv/linear kernel in this stack"
     if aq.dynamic:
         return "dynamic activation scales: the X86 quantizer runs dynamic quantization for Linear only, genq runs static scales"
-    if aq.bits != 8 or aq.qmax - aq.qmin != 255:
-        return f"int{aq.bits} activations: x86 int8 kernels take 8-bit activations"
+    if aq.bits > 8 or aq.qmax - aq.qmin != 2 ** aq.bits - 1:
+        return f"int{aq.bits} activations: x86 int8 kernels take activations of <= 8 bits"
     if aq.mode != "quant" or aq.scale is None:
         return f"input quantizer in mode {aq.mode!r}: not calibrated"
     if aq.scale.numel() != 1:
@@ -205,7 +206,8 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
         w_scale = _per_channel(wq.scale, weight.shape[axis], axis)
         new = _plain_layer(mod, weight, sizes.get(name))
         plan = LayerPlan(name, kind, name, w_bits=wq.bits, a_scale=float(aq.scale.reshape(-1)[0]),
-                         a_zero_point=int(round(float(aq.zero_point.reshape(-1)[0]))) - aq.qmin)
+                         a_zero_point=int(round(float(aq.zero_point.reshape(-1)[0]))) - aq.qmin,
+                         a_qmax=aq.qmax - aq.qmin)
         if isinstance(new, ProjectionConvTranspose2d):
             w_scale = new.channel_map(w_scale)
             plan.target = f"{name}.linear"

@@ -53,7 +53,7 @@ def graph_bytes(gm: torch.nn.Module) -> int:
 
 def variant_name(backend: str, b: Any) -> str:
     if backend == "cpu_int8":
-        return "int8+bf16" if b.mixed_bf16 else "int8"
+        return "int8_bf16" if b.mixed_bf16 else "int8"
     if backend in ("cpu_bf16", "cpu_fp16"):
         return backend[4:] + ("_compiled" if b.compile else "")
     return backend
@@ -62,7 +62,7 @@ def variant_name(backend: str, b: Any) -> str:
 def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   example_args: tuple, wrap: bool) -> Variant:
     from genq.bench.backends.coverage import float_rows, rows_from_plans
-    from genq.bench.backends.float_baselines import autocast_fn
+    from genq.bench.backends.float_baselines import autocast_fn, cast_fn
     from genq.bench.size import model_bytes
 
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
             raise GenqError("bench=cpu_int8 runs a quantized model, but quant=fp32 gives none; pick a "
                             "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
         built = build_cpu_int8(qmodel.network, example_args, compile=b.compile, mixed_bf16=b.mixed_bf16,
-                               mode=b.compile_mode)
+                               mode=b.compile_mode, allow_saturation=b.allow_int8_saturation)
         with torch.no_grad(), stage("cpu_int8: compiling the int8 graph (Inductor, minutes)"):
             built["fn"](*example_args)        # compile now, so build_s holds the compile time
         rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
@@ -82,16 +82,22 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                        {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
     if backend in ("cpu_bf16", "cpu_fp16"):
         dtype = "bfloat16" if backend == "cpu_bf16" else "float16"
-        fn = autocast_fn(fp.network, dtype, "cpu", compile=b.compile, mode=b.compile_mode)
+        if b.compile:      # weights cast once and frozen (float_baselines.cast_fn)
+            fn = cast_fn(fp.network, dtype, compile=True, mode=b.compile_mode)
+            how, note, nbytes = (f"{dtype} (weights cast once)",
+                                 "the FP network cast to the low dtype once, compiled with frozen weights",
+                                 model_bytes(fp.network) // 2)
+        else:
+            fn = autocast_fn(fp.network, dtype, "cpu")
+            how, note, nbytes = (f"{dtype} (autocast)",
+                                 "autocast keeps FP32 weights and casts them at run time", model_bytes(fp.network))
         with torch.no_grad():
             fn(*example_args)
-        rows = [CoverageRow(n, type(m).__name__, f"{dtype} (autocast)", "oneDNN")
+        rows = [CoverageRow(n, type(m).__name__, how, "oneDNN")
                 for n, m in fp.network.named_modules()
                 if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-        return Variant(with_backend(fp, fn, wrap), fn, model_bytes(fp.network), rows,
-                       time.perf_counter() - start,
-                       {"notes": ["autocast keeps FP32 weights and casts them at run time; the model "
-                                  "runs the FP network, whatever the quant recipe"]})
+        return Variant(with_backend(fp, fn, wrap), fn, nbytes, rows, time.perf_counter() - start,
+                       {"notes": [f"{note}; the model runs the FP network, whatever the quant recipe"]})
     from genq.bench.backends.cuda import build_cuda
 
     built = build_cuda(backend, fp.network, compile=b.compile, mode=b.compile_mode)
@@ -106,8 +112,22 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                    time.perf_counter() - start, {"notes": notes})
 
 
-def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple, wrap: bool) -> Variant:
-    from genq.bench.backends.float_baselines import autocast_fn, fp32_fn
+def with_settings(b: Any, **settings: Any) -> Any:
+    """A copy of the bench config ``b`` with ``settings`` changed (b itself is left alone)."""
+    from types import SimpleNamespace
+
+    keys = b.keys() if hasattr(b, "keys") else vars(b).keys()
+    return SimpleNamespace(**{**{k: getattr(b, k) for k in keys}, **settings})
+
+
+def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple, wrap: bool,
+                   qmodel: GeneratorAdapter | None = None) -> Variant:
+    """A variant timed beside the backend: an FP baseline, or (with ``bench=cpu_int8``) the
+    other int8 variant, ``int8`` or ``int8_bf16``, of the same simulated model."""
+    if name in ("int8", "int8_bf16"):
+        return build_backend("cpu_int8", fp, qmodel, with_settings(b, mixed_bf16=name == "int8_bf16"),
+                             example_args, wrap)
+    from genq.bench.backends.float_baselines import autocast_fn, cast_fn, fp32_fn
 
     start = time.perf_counter()
     if name == "fp32_eager":
@@ -115,8 +135,10 @@ def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple,
         return Variant(fp, fn)
     if name == "fp32_compiled":
         fn = fp32_fn(fp.network, compile=True, mode=b.compile_mode)
-    elif name in ("bf16", "bf16_compiled"):
-        fn = autocast_fn(fp.network, "bfloat16", compile=name.endswith("compiled"), mode=b.compile_mode)
+    elif name == "bf16":
+        fn = autocast_fn(fp.network, "bfloat16", mode=b.compile_mode)
+    elif name == "bf16_compiled":
+        fn = cast_fn(fp.network, "bfloat16", compile=True, mode=b.compile_mode)
     else:
         fn = autocast_fn(fp.network, "float16")
     with torch.no_grad(), stage(f"baseline {name}: first call (compiles when compiled)"):
