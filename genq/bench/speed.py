@@ -22,6 +22,13 @@ from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 
 
+MODEL_BYTES_METHOD = {
+    "cpu_int8": "bytes of every tensor the deployed graph holds (int8 weights, scales, FP params)",
+    "cpu_w4a16": "bytes of the packed int4 weights, their scales and zeros, and the FP parameters left",
+    "cpu_w4a8": "bytes of the packed int4 weights (scales and bias inside) and the FP parameters left",
+}
+
+
 def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
@@ -161,8 +168,9 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                                "growth of the process RSS during the first sampling call (1 ms polling)"),
         "model_bytes_fp": model_bytes(fp.network),
         "model_bytes": v.model_bytes,
-        "model_bytes_method": "bytes of every tensor the deployed graph holds (int8 weights, scales, FP params)"
-                              if backend == "cpu_int8" else "FP32 weights (autocast casts at run time)",
+        "model_bytes_method": MODEL_BYTES_METHOD.get(backend, "FP32 weights (autocast casts at run time)")
+                              if not (backend in ("cpu_bf16", "cpu_fp16") and b.compile)
+                              else "the FP weights cast to the low dtype once",
         "build_s": {k: round(x.build_s, 2) for k, x in variants.items()},
         "coverage": summarize(v.coverage),
         "coverage_table": as_dicts(v.coverage),

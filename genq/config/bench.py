@@ -2,7 +2,7 @@
 
 Kept apart from :mod:`genq.config` so the kernel backends own their settings in one file.
 ``bench=simulated`` times the fake-quant model (an overhead, labelled as such);
-``bench=cpu_int8 | cpu_bf16 | cuda_fp16 | cuda_bf16 | cuda_int8 | cuda_fp8`` time real
+``bench=cpu_int8 | cpu_bf16 | cpu_w4a16 | cpu_w4a8 | cuda_fp16 | cuda_bf16 | cuda_int8 | cuda_fp8`` time real
 low-precision kernels (genq.bench.backends) against FP baselines in the same process.
 """
 
@@ -14,11 +14,13 @@ from typing import Optional
 from genq.errors import GenqError, check_choice
 
 CUDA_BACKENDS = ("cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
-CPU_BACKENDS = ("cpu_int8", "cpu_bf16", "cpu_fp16")
+CPU_BACKENDS = ("cpu_int8", "cpu_bf16", "cpu_fp16", "cpu_w4a16", "cpu_w4a8")
 BACKENDS = ("fake-quant",) + CPU_BACKENDS + CUDA_BACKENDS
 BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
 # With bench=cpu_int8 the other int8 variant of the same simulated model can be timed alongside.
 INT8_VARIANTS = ("int8", "int8_bf16")
+# Any CPU backend can time the W4 Linear variants alongside (genq.bench.backends.cpu_w4).
+W4_VARIANTS = ("w4a16", "w4a8")
 # On a GPU the other CUDA backends can be timed round-robin with the one asked for.
 CUDA_BASELINES = ("fp32_eager", "cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
 
@@ -34,6 +36,7 @@ class BenchConfig:
     compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune | reduce-overhead (CUDA graphs)
     mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
     allow_int8_saturation: bool = False         # cpu_int8 on a CPU without VNNI/AMX: time 8-bit activations anyway
+    w4_group_size: int = 128                    # cpu_w4a16 / cpu_w4a8 (and w4 baselines): int4 group along the input
     threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
     # FP baselines timed round-robin with the backend (fp32_eager is always timed: the reference);
     # with cpu_int8 also the other int8 variant (int8 / int8_bf16)
@@ -51,7 +54,8 @@ def check_bench(b: "BenchConfig") -> None:
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
                  (None, "max-autotune", "reduce-overhead") if on_cuda else (None, "max-autotune"))
-    accepted = CUDA_BASELINES if on_cuda else BASELINES + (INT8_VARIANTS if b.backend == "cpu_int8" else ())
+    accepted = CUDA_BASELINES if on_cuda else \
+        BASELINES + W4_VARIANTS + (INT8_VARIANTS if b.backend == "cpu_int8" else ())
     for name in b.baselines:
         check_choice("bench.baselines entry" + (f" (with bench.backend={b.backend!r})" if on_cuda else ""),
                      name, accepted)

@@ -20,6 +20,8 @@ DETAIL = {
     "cpu_int8": "PT2E (torchao X86InductorQuantizer) with the simulated model's scales, oneDNN int8 kernels",
     "cpu_bf16": "torch.autocast(cpu, bfloat16) of the FP model (oneDNN bf16)",
     "cpu_fp16": "torch.autocast(cpu, float16) of the FP model",
+    "cpu_w4a16": "int4 per-group weights, bf16 activations on Linear layers: aten._weight_int4pack_mm_for_cpu",
+    "cpu_w4a8": "int4 per-group weights, dynamic int8 activations on Linear layers: aten._dyn_quant_matmul_4bit",
     "cuda_fp16": "torch.autocast(cuda, float16) of the FP model",
     "cuda_bf16": "torch.autocast(cuda, bfloat16) of the FP model",
     "cuda_int8": "torchao Int8DynamicActivationInt8WeightConfig on Linear layers, bf16 elsewhere",
@@ -56,6 +58,8 @@ def variant_name(backend: str, b: Any) -> str:
         return "int8_bf16" if b.mixed_bf16 else "int8"
     if backend in ("cpu_bf16", "cpu_fp16"):
         return backend[4:] + ("_compiled" if b.compile else "")
+    if backend in ("cpu_w4a16", "cpu_w4a8"):
+        return backend[4:]
     return backend
 
 
@@ -80,6 +84,14 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
                        rows, time.perf_counter() - start,
                        {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
+    if backend in ("cpu_w4a16", "cpu_w4a8"):
+        from genq.bench.backends.cpu_w4 import build_cpu_w4
+
+        built = build_cpu_w4(backend, fp.network, b.w4_group_size, qmodel.network if qmodel is not None else None)
+        with torch.no_grad(), stage(f"{backend}: first call"):
+            built["fn"](*example_args)
+        return Variant(with_backend(fp, built["fn"], wrap), built["fn"], built["model_bytes"], built["coverage"],
+                       time.perf_counter() - start, {"notes": built["notes"]})
     if backend in ("cpu_bf16", "cpu_fp16"):
         dtype = "bfloat16" if backend == "cpu_bf16" else "float16"
         if b.compile:      # weights cast once and frozen (float_baselines.cast_fn)
@@ -127,6 +139,8 @@ def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple,
     if name in ("int8", "int8_bf16"):
         return build_backend("cpu_int8", fp, qmodel, with_settings(b, mixed_bf16=name == "int8_bf16"),
                              example_args, wrap)
+    if name in ("w4a16", "w4a8"):
+        return build_backend(f"cpu_{name}", fp, qmodel, b, example_args, wrap)
     from genq.bench.backends.float_baselines import autocast_fn, cast_fn, fp32_fn
 
     start = time.perf_counter()
