@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import sys
 from typing import Any
 
 import torch
@@ -135,6 +136,8 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     images, peak = {}, {}
     with torch.inference_mode():
         for name, v in variants.items():
+            if name != "fp32_eager":
+                print(f"genq: first sampling call of {name} (outputs for the agreement)", file=sys.stderr, flush=True)
             if on_cuda:
                 torch.cuda.reset_peak_memory_stats()
                 images[name] = v.adapter.sample(run_noise, n).cpu()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -119,10 +120,17 @@ def time_interleaved(calls: dict[str, Callable[[], object]], warmup: int, repeat
                 fn()
         sync()
         times: dict[str, list[float]] = {k: [] for k in calls}
-        for _ in range(repeats):
+        for r in range(repeats):
             for name, fn in calls.items():
                 start = time.perf_counter()
                 fn()
                 sync()
                 times[name].append(time.perf_counter() - start)
+            round_s = sum(t[-1] for t in times.values())
+            if round_s > SLOW_ROUND_S:         # a full-size model: say how far the timing is
+                print(f"genq: timing round {r + 1}/{repeats} ({round_s:.1f} s): "
+                      + ", ".join(f"{k} {t[-1]:.2f} s" for k, t in times.items()), file=sys.stderr, flush=True)
     return times
+
+
+SLOW_ROUND_S = 5.0      # rounds longer than this print a progress line
