@@ -71,6 +71,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.models import load_generator
     from genq.models.sample_cache import cached_fp_samples, sample_key
     from genq.models.speed import is_speed_model
+    from genq.quant.effective_bits import effective_bits
     from genq.progress import stage
     from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
@@ -116,6 +117,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     report = outcome.report if outcome else None
     if outcome:
         quant_info.update(outcome.info)
+    # bits per weight / input-activation element, scales and low-rank branches included
+    quant_info.update(effective_bits((qmodel or fp).network))
 
     fp_images = q_images = None
     if scored:
