@@ -101,6 +101,22 @@ def test_fp8_per_tensor_equals_torch_cast(name, dtype):
         assert torch.equal(fake_quantize_format(x, name), ref)
 
 
+@pytest.mark.parametrize("name", ["fp6_e3m2", "fp6_e2m3", "fp4_e2m1"])
+def test_sub_8_bit_element_rounding_equals_torchao_casts(name):
+    """Every float32 pattern between 2^-12 and the top, ties and subnormals included, rounds as
+    torchao's unpacked FP6/FP4 casts do."""
+    from torchao.prototype.mx_formats import kernels
+
+    to_bits, from_bits = {"fp6_e3m2": (kernels.f32_to_f6_e3m2_unpacked, kernels.f6_e3m2_unpacked_to_f32),
+                          "fp6_e2m3": (kernels.f32_to_f6_e2m3_unpacked, kernels.f6_e2m3_unpacked_to_f32),
+                          "fp4_e2m1": (kernels.f32_to_f4_unpacked, kernels.f4_unpacked_to_f32)}[name]
+    fmt = NAMED_FORMATS[name]
+    grid = torch.arange(0, 2 ** 11, dtype=torch.float32) / 2 ** 11     # 11 fraction bits per binade
+    x = torch.cat([(1 + grid) * 2.0 ** e for e in range(-12, 6)])
+    x = torch.cat([x, -x, torch.zeros(1)]).clamp(-fmt.max_value, fmt.max_value)
+    assert torch.equal(fmt.round(x), from_bits(to_bits(x)))
+
+
 def test_element_subnormals_are_kept():
     """fp8_e4m3's smallest subnormal is 2^-9 of a unit scale; the tensor max 448 fixes scale 1."""
     x = torch.tensor([448.0, 2.0 ** -9, 3 * 2.0 ** -9, 2.0 ** -11])
@@ -157,7 +173,7 @@ def test_straight_through_gradient_is_one_inside_the_range(name):
     fmt = NAMED_FORMATS.get(name)
     if isinstance(fmt, BlockFormat):
         y = fmt.blocked(x.detach(), -1) * fmt.scales_and_multipliers(x.detach(), -1)[1]
-        inside = fmt._round_elements(y)[1].reshape(x.shape)
+        inside = fmt._round_elements(y, True)[1].reshape(x.shape)
         assert inside.float().mean() > 0.9
         assert torch.equal(x.grad, inside.float())
     elif name.startswith(("int", "uint")):
