@@ -68,8 +68,8 @@ def weight_bits(layer: nn.Module) -> tuple[float, int]:
     wq = getattr(layer, "weight_quantizer", None)
     if _active(wq):
         fmt = _format(wq)
-        scale = getattr(wq, "scale", None)
-        n_scales = scale.numel() if scale is not None else 1
+        parts = getattr(wq, "parts", None) or [wq]      # a split quantizer: each half's scales
+        n_scales = sum(p.scale.numel() if getattr(p, "scale", None) is not None else 1 for p in parts)
         bits = n * fmt.bits + scale_bits(fmt, n_scales)
     else:
         bits = float(n * weight.element_size() * 8)

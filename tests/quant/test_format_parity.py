@@ -124,9 +124,9 @@ def test_element_subnormals_are_kept():
 
 
 def test_mx_tiny_blocks_hand_computed():
-    """Where torchao and genq differ: a block below 2^-118 (E4M3) needs an E8M0 scale under
-    2^-127; torchao quantizes with 2^-126 but dequantizes with 2^-127 (halving the block),
-    genq uses the clamped scale 2^-127 both ways."""
+    """Where torchao and genq differ: a block whose amax is below 2^-118 (E4M3) gets E8M0's
+    smallest scale, 2^-127; torchao quantizes with 2^-126 there but dequantizes with 2^-127
+    (halving the block), genq uses 2^-127 both ways."""
     x = torch.zeros(1, 32)
     x[0, 0] = 2.0 ** -125
     out = fake_quantize_format(x, "mxfp8_e4m3")
@@ -203,3 +203,17 @@ def test_bad_block_size_and_bad_format_are_named():
         fake_quantize_format(torch.randn(4, 32), "fp8_e4m3", block_size=16)
     with pytest.raises(GenqError, match="accepted: int2..int16"):
         fake_quantize_format(torch.randn(4, 32), "fp7")
+
+
+@pytest.mark.parametrize("name", ["nvfp4", "mxfp4", "mxfp8_e4m3"])
+def test_recipe_weights_equal_fake_quantize_format(name):
+    """A layer's frozen block scales (and NVFP4's multiplier, kept by the quantizer) give the
+    weight fake_quantize_format gives: a Linear blocks its input channels, the last dim."""
+    from genq.quant import QuantRecipe, quantize_
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32))
+    net[0].weight.data.mul_(torch.exp2(torch.randint(-8, 8, (32, 1)).float()))
+    w = net[0].weight.detach().clone()
+    quantize_(net, QuantRecipe(w_bits=None, a_bits=None, w_format=name))
+    assert torch.equal(net[0].weight.detach(), fake_quantize_format(w, name))
