@@ -272,8 +272,10 @@ class BlockFormat:
         field as torchao does (a subnormal amax counts as 2^-127), clamped to E8M0's
         [2^-127, 2^127]. The block maximum may then exceed the element's largest value and
         saturate, as the spec's FLOOR rounding does."""
-        exponent = ((amax.float().contiguous().view(torch.int32) >> 23) & 0xFF) - 127
-        return torch.exp2((exponent - self.element_emax).clamp(-127, 127).float())
+        # built in the bit pattern: exponent field minus emax_elem; a field <= 0 becomes
+        # 2^-127 (the subnormal pattern 0x00400000), finite amax never exceeds 2^127
+        field = (amax.float().contiguous().view(torch.int32) & 0x7F800000) - (self.element_emax << 23)
+        return field.clamp_(min=0x00400000).view(torch.float32)
 
     def _small_float_scales(self, ideal: torch.Tensor) -> torch.Tensor:
         """``ideal`` rounded into the scale format, clamped to [smallest normal, largest]
