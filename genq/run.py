@@ -121,7 +121,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     if qmodel is not None and b.backend in CUDA_BACKENDS:   # before sampling: formats no GPU kernel runs
         check_kernel_formats(b.backend, qmodel.network)
     # bits per weight / input-activation element, scales and low-rank branches included
-    quant_info.update(effective_bits((qmodel or fp).network))
+    quant_info.update(effective_bits((qmodel if qmodel is not None else fp).network))
 
     fp_images = q_images = None
     if scored:

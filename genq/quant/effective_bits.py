@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from genq.quant.formats import BlockFormat, Format, IntFormat
@@ -60,10 +61,16 @@ def scale_bits(fmt: Format, n_scales: int) -> float:
     return n_scales * (SCALE_BITS + zero_point)
 
 
+def _weight(layer: nn.Module) -> torch.Tensor:
+    """The stored weight of a covered layer (the FP parameter of a quantized one)."""
+    name = target_for(layer).weight
+    stored = layer._parameters.get(name)
+    return stored if stored is not None else getattr(layer, name)
+
+
 def weight_bits(layer: nn.Module) -> tuple[float, int]:
     """(bits, weight elements) of one covered layer, as the module docstring counts them."""
-    target = target_for(layer)
-    weight = layer._parameters[target.weight] if target is not None else layer.weight
+    weight = _weight(layer)
     n = weight.numel()
     wq = getattr(layer, "weight_quantizer", None)
     if _active(wq):
@@ -82,15 +89,14 @@ def weight_bits(layer: nn.Module) -> tuple[float, int]:
 def activation_bits(layer: nn.Module) -> float:
     """Bits per input-activation element of one covered layer."""
     aq = getattr(layer, "input_quantizer", None)
-    target = target_for(layer)
-    weight = layer._parameters[target.weight] if target is not None else layer.weight
+    weight = _weight(layer)
     if not _active(aq):
         return float(weight.element_size() * 8)
     fmt = _format(aq)
     if isinstance(fmt, BlockFormat):
         return fmt.bits_per_element
     if getattr(aq, "dynamic", False) and getattr(aq, "token_axis", None) is not None:
-        channels = weight.shape[target.in_axis] if target is not None else weight.shape[1]
+        channels = weight.shape[target_for(layer).in_axis]
         return fmt.bits + SCALE_BITS / channels
     return float(fmt.bits)
 
