@@ -62,6 +62,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     import torch   # here, not at module level: a joblib sweep's parent process never needs it
 
     from genq.bench.backends import CUDA_BACKENDS, check_cuda
+    from genq.bench.backends.format_kernels import check_kernel_formats
     from genq.bench.speed import measure_speed
     from genq.compat import check_fits
     from genq.models.integrity import check_finite
@@ -71,6 +72,7 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     from genq.models import load_generator
     from genq.models.sample_cache import cached_fp_samples, sample_key
     from genq.models.speed import is_speed_model
+    from genq.quant.effective_bits import effective_bits
     from genq.progress import stage
     from genq.quant.pipeline import quantize_adapter
     from genq.report.terminal import print_run_table
@@ -116,6 +118,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     report = outcome.report if outcome else None
     if outcome:
         quant_info.update(outcome.info)
+    if qmodel is not None and b.backend in CUDA_BACKENDS:   # before sampling: formats no GPU kernel runs
+        check_kernel_formats(b.backend, qmodel.network)
+    # bits per weight / input-activation element, scales and low-rank branches included
+    quant_info.update(effective_bits((qmodel if qmodel is not None else fp).network))
 
     fp_images = q_images = None
     if scored:

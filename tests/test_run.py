@@ -27,6 +27,7 @@ def test_smoke_run_writes_a_complete_record(model, tmp_path, smoke_cfg):
     q, m, s = on_disk["quant"], on_disk["metrics"], on_disk["speed"]
     assert (q["recipe"], q["method"], q["w_bits"], q["a_bits"]) == ("w8a8", "ptq", 8, 8)
     assert q["coverage"]["quantized"] > 0
+    assert 8 < q["effective_w_bits"] < 32 and 8 <= q["effective_a_bits"] < 32   # scales; FP-kept layers
     for key in ("fid", "kid", "fid_fp", "qfid", "lpips_vs_fp", "psnr_vs_fp"):
         assert isinstance(m[key], float), key
     assert_finite_metrics(on_disk, required=("fid", "kid", "fid_fp", "qfid", "lpips_vs_fp", "psnr_vs_fp"))
@@ -43,6 +44,7 @@ def test_fp_recipe_has_no_vs_fp_metrics(tmp_path, smoke_cfg):
     record = run_experiment(smoke_cfg("model=dcgan_digits", "quant=fp32"), tmp_path)
     m = assert_finite_metrics(record, required=("fid", "fid_fp"))
     assert m["fid"] == m["fid_fp"]
+    assert record["quant"]["effective_w_bits"] == record["quant"]["effective_a_bits"] == 32.0
     assert "qfid" not in m and "lpips_vs_fp" not in m and "psnr_vs_fp" not in m
     assert record["speed"]["backend"] == "eager-fp32"
 

@@ -25,6 +25,8 @@ numerics of every format on any axis and granularity, with straight-through grad
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Protocol, Union
@@ -145,13 +147,40 @@ class FloatFormat:
         scale = torch.clamp(amax / self.max_value, min=EPS)
         return scale, torch.zeros_like(scale)
 
+    @property
+    def top_half_step(self) -> float:
+        """Half the grid step at the largest value: inputs up to ``max_value`` plus this round
+        onto the grid; beyond it they saturate (the edge of the representable range)."""
+        return 2.0 ** (math.floor(math.log2(self.max_value)) - self.man_bits - 1)
+
     def round(self, y: torch.Tensor) -> torch.Tensor:
         """``y`` (already divided by its scale) rounded to the nearest representable value,
-        ties to even, saturating at the largest value; no gradient bookkeeping."""
-        y = y.clamp(-self.max_value, self.max_value)
-        exponent = torch.floor(torch.log2(y.abs().clamp(min=2.0 ** (self.min_exponent - 1))))
-        step = torch.exp2(exponent.clamp(min=self.min_exponent) - self.man_bits)
-        return (torch.round(y / step) * step).clamp(-self.max_value, self.max_value)
+        ties to even, saturating at the largest value; subnormals kept (below the smallest
+        normal the step stays that of the smallest binade); no gradient bookkeeping.
+
+        Float32 arithmetic that rounds exactly as torch's float8 casts and torchao's FP6/FP4
+        casts do (tests/quant/test_format_parity.py), written here because torch has no FP6
+        dtype and its eager float8 cast is ~4x slower on CPU than these passes."""
+        return self.round_(y.float().clone() if y.dtype == torch.float32 else y.float())
+
+    def round_(self, y: torch.Tensor) -> torch.Tensor:
+        """:meth:`round` in place on a float32 ``y`` the caller owns (one tensor fewer)."""
+        # 2^floor(log2|y|) read from the float32 exponent field (exact; 0 for 0), no lower than
+        # the smallest normal binade (subnormals share its step)
+        magic = (y.view(torch.int32) & 0x7F800000).view(torch.float32).clamp_(min=2.0 ** self.min_exponent)
+        # adding then subtracting 1.5 * 2^23 * step rounds to a multiple of step, ties to even
+        # (float32's own rounding; |y| < 2^22 * step always holds); rounding is monotone, so
+        # saturating afterwards equals saturating first
+        magic.mul_(1.5 * 2.0 ** (23 - self.man_bits))
+        return y.add_(magic).sub_(magic).clamp_(-self.max_value, self.max_value)
+
+    def inside(self, y: torch.Tensor) -> torch.Tensor:
+        """Where ``y`` lies in the representable range (rounds onto the grid rather than
+        saturating; a tie at the edge rounds to even): the straight-through gradient is 1
+        there and 0 outside, as for integers."""
+        edge = self.max_value + self.top_half_step
+        top_is_even = (self.max_value / (2 * self.top_half_step)) % 2 == 0
+        return y.abs() <= edge if top_is_even else y.abs() < edge
 
     def fake_quantize(self, x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor | None = None,
                       axis: int | None = None, group_size: int | None = None) -> torch.Tensor:
@@ -168,9 +197,12 @@ class FloatFormat:
             shape[axis] = -1
             scale = scale.view(shape)
         y = x / scale
-        q = self.round(y.detach())
-        if torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad):
-            q = y + (q - y).detach()
+        if not (torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad)):
+            return (self.round_(y) if y.dtype == torch.float32 else self.round(y).to(y.dtype)).mul_(scale)
+        q = self.round(y.detach()).to(y.dtype)
+        # straight through inside the range; outside, the saturated value (whose gradient
+        # w.r.t. the scale is the LSQ one), as the integer path does
+        q = torch.where(self.inside(y.detach()), y + (q - y).detach(), q)
         return q * scale
 
     def describe(self, symmetric_word: bool = True) -> str:
@@ -227,44 +259,104 @@ class BlockFormat:
     def is_integer(self) -> bool:
         return False
 
-    def _quantize_scale(self, scale: torch.Tensor) -> torch.Tensor:
+    @property
+    def element_emax(self) -> int:
+        """Exponent of the largest power of two the element holds (OCP MX v1.0's emax_elem:
+        E4M3 8, E5M2 15, E3M2 4, E2M3 2, E2M1 2, INT8 6 counting in units of its LSB)."""
+        top = self.element.qmax if isinstance(self.element, IntFormat) else self.element.max_value
+        return math.floor(math.log2(top))
+
+    def _e8m0_scales(self, amax: torch.Tensor) -> torch.Tensor:
+        """OCP MX v1.0 section 6.3 (torchao's default ``ScaleCalculationMode.FLOOR``):
+        X = 2^(floor(log2(amax)) - emax_elem), floor(log2) read from the float32 exponent
+        field as torchao does (a subnormal amax counts as 2^-127), clamped to E8M0's
+        [2^-127, 2^127]. The block maximum may then exceed the element's largest value and
+        saturate, as the spec's FLOOR rounding does."""
+        # built in the bit pattern: exponent field minus emax_elem; a field <= 0 becomes
+        # 2^-127 (the subnormal pattern 0x00400000), finite amax never exceeds 2^127
+        field = (amax.float().contiguous().view(torch.int32) & 0x7F800000) - (self.element_emax << 23)
+        return field.clamp_(min=0x00400000).view(torch.float32)
+
+    def _small_float_scales(self, ideal: torch.Tensor) -> torch.Tensor:
+        """``ideal`` rounded into the scale format, clamped to [smallest normal, largest]
+        first (NVFP4Tensor's ``clamp(min=E4M3_EPS, max=F8E4M3_MAX).to(float8_e4m3fn)``)."""
+        fmt = self.scale_format
+        return fmt.round(ideal.clamp(min=2.0 ** fmt.min_exponent, max=fmt.max_value))
+
+    def scales_and_multipliers(self, x: torch.Tensor, axis: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per block of ``x`` along ``axis``: the dequantization scale and the multiplier
+        that maps values onto the element grid, shaped like :meth:`blocked` with the block
+        dimension reduced to 1.
+
+        The multiplier is ``1 / scale`` except with a tensor scale, where it is NVFP4Tensor's
+        ``(1 / tensor_scale) / block_scale`` (what torchao and its kernels multiply by), so the
+        elements round exactly as torchao's do."""
+        axis = axis % x.dim()
+        # (abs then amax: on CPU ~10x faster than aminmax or an inf-norm over a middle dim)
+        amax = self.blocked(x.detach(), axis).float().abs().amax(dim=axis + 1, keepdim=True)
         if self.scale_format == "e8m0":
-            # OCP MX v1.0 section 6.3: X = 2^(floor(log2(amax)) - emax_elem); here the ideal
-            # scale amax / max_value rounded up to a power of two, so the block's maximum fits
-            return torch.exp2(torch.ceil(torch.log2(scale.clamp(min=2.0 ** -127)))).clamp(max=2.0 ** 127)
-        if isinstance(self.scale_format, FloatFormat):
-            return self.scale_format.round(scale)
-        return scale
+            scale = self._e8m0_scales(amax)
+            return scale, 1.0 / scale
+        ideal = amax / self.element.max_value
+        if self.scale_format == "fp32":
+            scale = ideal.clamp(min=torch.finfo(torch.float32).tiny)
+            return scale, 1.0 / scale
+        if not self.tensor_scale:
+            scale = self._small_float_scales(ideal)
+            return scale, 1.0 / scale
+        # NVFP4's two levels (torchao per_tensor_amax_to_scale and nvfp4_quantize): a float32
+        # tensor scale amax / (scale max * element max), the block scales relative to it.
+        # An all-zero tensor gets tensor scale 1 (torchao would divide by zero there).
+        tensor_amax = amax.amax()
+        tensor_scale = torch.where(tensor_amax > 0,
+                                   tensor_amax / (self.scale_format.max_value * self.element.max_value),
+                                   torch.ones_like(tensor_amax))
+        block_scale = self._small_float_scales(ideal / tensor_scale)
+        return tensor_scale * block_scale, (1.0 / tensor_scale) / block_scale
 
     def block_scales(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-        """One scale per block of ``x`` along ``axis``, shaped (…, n_blocks, 1) as the
-        blocked view of :meth:`blocked`."""
-        blocks = self.blocked(x.detach(), axis)
-        amax = blocks.abs().amax(dim=-1, keepdim=True).float()
-        ideal = amax / self.element.max_value
-        if self.tensor_scale:       # NVFP4: block scales relative to a per-tensor FP32 scale
-            top = self.scale_format.max_value if isinstance(self.scale_format, FloatFormat) else 1.0
-            global_scale = torch.clamp(amax.max() / (self.element.max_value * top), min=EPS)
-            return torch.clamp(self._quantize_scale(ideal / global_scale) * global_scale, min=EPS)
-        return torch.clamp(self._quantize_scale(ideal), min=EPS)
+        """One dequantization scale per block of ``x`` along ``axis`` (shaped as
+        :meth:`scales_and_multipliers` gives them)."""
+        return self.scales_and_multipliers(x, axis)[0]
 
     def blocked(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-        """``x`` viewed as (..., blocks, block_size) along ``axis``."""
-        return _group_view(x, PerGroup(self.block_size, axis), f"{self.name}: block_size")
-
-    def fake_quantize_blocks(self, x: torch.Tensor, axis: int = -1,
-                             scales: torch.Tensor | None = None) -> torch.Tensor:
-        """Quantize-dequantize ``x`` block by block along ``axis`` (scales computed from the
-        blocks unless given); straight-through gradient to ``x``."""
+        """``x`` with ``axis`` split into (n_blocks, block_size), a view: each block's elements
+        run along ``axis + 1`` (no copy, whatever the axis: activations block along channels
+        in place)."""
         axis = axis % x.dim()
-        scales = self.block_scales(x, axis) if scales is None else scales
-        blocks = self.blocked(x, axis)
+        size = x.shape[axis]
+        if size % self.block_size:
+            raise GenqError(f"{self.name}: block_size={self.block_size} does not divide the {size} "
+                            f"channels along axis {axis}; accepted: a divisor of {size}.")
+        return x.reshape(*x.shape[:axis], size // self.block_size, self.block_size, *x.shape[axis + 1:])
+
+    def _round_elements(self, y: torch.Tensor, with_inside: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``y`` on the element grid (saturating) and, when asked, where it was inside the range."""
         if isinstance(self.element, IntFormat):
-            zero = torch.zeros_like(scales)
-            out = self.element.fake_quantize(blocks, scales, zero)
-        else:
-            out = self.element.fake_quantize(blocks, scales)
-        return out.reshape(x.movedim(axis, -1).shape).movedim(-1, axis)
+            r = torch.round(y)
+            inside = (r >= self.element.qmin) & (r <= self.element.qmax) if with_inside else None
+            return r.clamp_(self.element.qmin, self.element.qmax), inside
+        inside = self.element.inside(y) if with_inside else None
+        return self.element.round_(y), inside        # y is the caller's own tensor
+
+    def fake_quantize_blocks(self, x: torch.Tensor, axis: int = -1, scales: torch.Tensor | None = None,
+                             multipliers: torch.Tensor | None = None) -> torch.Tensor:
+        """Quantize-dequantize ``x`` block by block along ``axis`` (scales computed from the
+        blocks unless given; multipliers default to ``1 / scales``). The gradient to ``x`` is
+        1 where a value lies inside the element's range and 0 where it saturates."""
+        axis = axis % x.dim()
+        if scales is None:
+            scales, multipliers = self.scales_and_multipliers(x, axis)
+        elif multipliers is None:
+            multipliers = 1.0 / scales
+        blocks = self.blocked(x, axis)
+        y = blocks.detach().float() * multipliers
+        grad = torch.is_grad_enabled() and x.requires_grad
+        q, inside = self._round_elements(y, grad)
+        out = q.mul_(scales).to(x.dtype)
+        if grad:
+            out = torch.where(inside, blocks + (out - blocks).detach(), out)
+        return out.reshape(x.shape)
 
     def describe(self, symmetric_word: bool = True) -> str:
         return self.name
@@ -299,7 +391,12 @@ E2M1 = FloatFormat(2, 1, "none", "fp4_e2m1")
 
 NAMED_FORMATS: dict[str, Format] = {
     "fp8_e4m3": E4M3, "fp8_e5m2": E5M2, "fp6_e3m2": E3M2, "fp6_e2m3": E2M3, "fp4_e2m1": E2M1,
-    # OCP Microscaling v1.0: 32 elements per E8M0 scale
+    # OCP Microscaling v1.0: 32 elements per E8M0 scale (mxfp8 = mxfp8_e4m3 and
+    # mxfp6 = mxfp6_e3m2 under their earlier names, which recipes and labels keep)
+    "mxfp8_e4m3": BlockFormat(E4M3, 32, "e8m0", label="mxfp8_e4m3"),
+    "mxfp8_e5m2": BlockFormat(E5M2, 32, "e8m0", label="mxfp8_e5m2"),
+    "mxfp6_e3m2": BlockFormat(E3M2, 32, "e8m0", label="mxfp6_e3m2"),
+    "mxfp6_e2m3": BlockFormat(E2M3, 32, "e8m0", label="mxfp6_e2m3"),
     "mxfp8": BlockFormat(E4M3, 32, "e8m0", label="mxfp8"),
     "mxfp6": BlockFormat(E3M2, 32, "e8m0", label="mxfp6"),
     "mxfp4": BlockFormat(E2M1, 32, "e8m0", label="mxfp4"),
@@ -347,6 +444,42 @@ def register_format(name: str, fmt: "NumberFormat") -> None:
     NAMED_FORMATS[name.lower()] = fmt
 
 
+def fake_quantize_format(x: torch.Tensor, fmt: "str | Format", block_size: int | None = None) -> torch.Tensor:
+    """The quantize-dequantize of ``x`` in format ``fmt`` (a name or a format object), with a
+    straight-through gradient (1 where a value lies inside the representable range, 0 where
+    it saturates), so QAT works on every format.
+
+    - integers: one symmetric (or, for ``uint*``, asymmetric) min-max scale for the tensor;
+    - minifloats: one scale for the tensor mapping its amax to the largest normal value;
+    - block formats: blocks of ``block_size`` (None: the format's own, 32 for MX, 16 for
+      NVFP4) along the last dimension, rounded as torchao's ``MXTensor.to_mx`` (default FLOOR
+      scales) and ``NVFP4Tensor.to_nvfp4`` (with its per-tensor scale where the format has
+      one) do; tests/quant/test_format_parity.py checks the equality.
+
+    Infinities and NaN are refused (no finite scale covers them). Computed in float32 and
+    returned in ``x``'s dtype."""
+    fmt = parse_format(fmt) if isinstance(fmt, str) else as_format(fmt)
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).sum())
+        raise GenqError(f"fake_quantize_format: x holds {bad} infinite or NaN value(s); accepted: "
+                        f"finite values (no scale of {fmt.name} can represent them).")
+    if isinstance(fmt, BlockFormat):
+        if block_size is not None and block_size != fmt.block_size:
+            if block_size < 1:
+                raise GenqError(f"block_size={block_size}; accepted: a positive integer or None.")
+            fmt = dataclasses.replace(fmt, block_size=block_size, label=f"{fmt.name}_b{block_size}")
+        if x.dim() == 0:
+            raise GenqError(f"fake_quantize_format: {fmt.name} needs a tensor with a last dimension "
+                            "to block; got a 0-d tensor.")
+        return fmt.fake_quantize_blocks(x, -1)
+    if block_size is not None:
+        raise GenqError(f"block_size={block_size} given for {fmt.name}, which has no blocks; accepted: "
+                        "None, or a block format (mxfp4, nvfp4, ...).")
+    xf = x.float()
+    scale, zero_point = fmt.qparams(xf.detach().min(), xf.detach().max())
+    return fmt.fake_quantize(xf, scale, zero_point).to(x.dtype)
+
+
 def format_bits(fmt: Format) -> float:
     """Bits one element costs, shared scales included (size accounting)."""
     return fmt.bits_per_element
@@ -357,6 +490,7 @@ def is_block(fmt: Format) -> bool:
 
 
 __all__ = ["IntFormat", "FloatFormat", "BlockFormat", "Format", "NAMED_FORMATS", "parse_format",
+           "fake_quantize_format",
            "as_format", "register_format", "NumberFormat",
            "format_bits", "is_block", "E4M3", "E5M2", "E3M2", "E2M3", "E2M1"]
 

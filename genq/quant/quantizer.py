@@ -46,6 +46,9 @@ class FakeQuantizer(nn.Module):
             observer, granularity, name, **self.observer_options)
         self.register_buffer("scale", None)
         self.register_buffer("zero_point", None)
+        # block formats: what values are multiplied by to reach the element grid (NVFP4's
+        # (1 / tensor scale) / block scale, not exactly 1 / scale; see BlockFormat)
+        self.register_buffer("block_multiplier", None)
         self.mode = "dynamic" if dynamic else "off"
 
     # -- the format, as the integer-only code before formats read it --------------------
@@ -114,7 +117,7 @@ class FakeQuantizer(nn.Module):
     def calibrate_from(self, x: torch.Tensor) -> None:
         """Observe ``x`` once and freeze (weights need no data)."""
         if self.is_block:
-            self.scale = self.format.block_scales(x.detach(), self.block_axis)
+            self.scale, self.block_multiplier = self.format.scales_and_multipliers(x.detach(), self.block_axis)
             self.zero_point = torch.zeros_like(self.scale)
             self.mode = "quant"
             return
@@ -138,7 +141,7 @@ class FakeQuantizer(nn.Module):
         if self.mode == "quant":
             g = self.granularity
             if self.is_block:
-                return self.format.fake_quantize_blocks(x, self.block_axis, self.scale)
+                return self.format.fake_quantize_blocks(x, self.block_axis, self.scale, self.block_multiplier)
             if isinstance(g, PerGroup):
                 return self.format.fake_quantize(x, self.scale, self.zero_point, axis=g.axis,
                                                  group_size=g.group_size)

@@ -59,7 +59,10 @@ def test_block_formats_scale_each_block():
     w[:, :32] *= 100                                  # one loud block per row
     out = fmt.fake_quantize_blocks(w, axis=1)
     quiet_err = (out[:, 32:] - w[:, 32:]).abs().max()
-    assert quiet_err < 0.5                            # the quiet block kept its own scale
+    # the quiet block kept its own scale (the loud one's step is ~100x larger); the bound is
+    # 1, not 0.5: OCP MX FLOOR scales (torchao's default, which genq now follows) saturate a
+    # block maximum by up to a quarter of it, e.g. 3.9 -> 3.0 at scale 0.5
+    assert quiet_err < 1.0
     scales = fmt.block_scales(w, 1)
     assert scales.shape == (4, 2, 1)
     assert torch.equal(torch.log2(scales), torch.log2(scales).round())   # E8M0: powers of two

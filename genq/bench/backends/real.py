@@ -110,8 +110,11 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                 if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
         return Variant(with_backend(fp, fn, wrap), fn, nbytes, rows, time.perf_counter() - start,
                        {"notes": [f"{note}; the model runs the FP network, whatever the quant recipe"]})
-    from genq.bench.backends.cuda import build_cuda
+    from genq.bench.backends.cuda import build_cuda, check_cuda
+    from genq.bench.backends.format_kernels import check_kernel_formats
 
+    check_cuda(backend)
+    check_kernel_formats(backend, qmodel.network if qmodel is not None else None)
     built = build_cuda(backend, fp.network, compile=b.compile, mode=b.compile_mode)
     cuda_args = tuple(a.cuda() for a in example_args)
     with torch.no_grad():
