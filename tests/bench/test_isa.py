@@ -66,3 +66,14 @@ def test_smoke_record_carries_cpu_and_threads(tmp_path, smoke_cfg):
     cpu = record["env"]["cpu"]
     assert cpu["model"] and isinstance(cpu["isa"], list) and cpu["logical_cpus"] >= 1
     assert isinstance(record["speed"]["threads"], int) and record["speed"]["threads"] >= 1
+
+
+def test_int8_saturation_follows_the_faked_cpuinfo():
+    """The int16 pair-sum saturation of int8 kernels (genq.bench.isa.int8_pairs_saturate) is
+    decided from the same flags: AVX2 alone saturates, AMX/VNNI (incl. AVX-VNNI) do not."""
+    from genq.bench.isa import int8_pairs_saturate
+
+    alder = _cpuinfo("12th Gen Intel(R) Core(TM) i7-12700", "fpu sse avx avx2 fma avx_vnni", 8)
+    assert cpu_info(alder)["isa"] == ["avx_vnni", "avx2"]
+    assert int8_pairs_saturate(cpu_info(EPYC)) and int8_pairs_saturate(cpu_info(AVX2_ONLY))
+    assert not int8_pairs_saturate(cpu_info(XEON_AMX)) and not int8_pairs_saturate(cpu_info(alder))
