@@ -40,7 +40,11 @@ W4 = {"speed_dit_xl2": ["w4a16"], "speed_pixart_sigma": ["w4a16"]}
 
 
 def job_overrides(model: str, batch: int, threads: int | None, repeats: int, arm: bool) -> list[str]:
-    variants = FLOAT + ["int8_bf16"] + W4.get(model, []) + (["w4a8"] if arm and model in W4 else [])
+    # int8 with bf16 around it only where the CPU has bf16 instructions (elsewhere bf16 is
+    # emulated, several times slower than FP32, and a second int8 graph costs gigabytes)
+    bf16_isa = {"avx512_bf16", "amx_bf16"} & set(cpu_info()["isa"])
+    variants = FLOAT + (["int8_bf16"] if bf16_isa else []) + W4.get(model, []) + \
+        (["w4a8"] if arm and model in W4 else [])
     out = [f"model={model}", "quant=w8a8", "quant.calib_samples=4", "bench=cpu_int8",
            f"bench.batch_size={batch}", f"bench.repeats={repeats}", "bench.warmup=1",
            f"bench.baselines=[{','.join(variants)}]", "logger=none"]

@@ -97,6 +97,7 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     from genq.bench.backends.cpu_int8 import FLOAT_OPS, INT8_OPS
     from genq.bench.backends.real import DETAIL, build_backend, build_baseline, variant_name
     from genq.bench.backends.runner import PeakRSS, returns_sample_object, time_interleaved
+    from genq.quant.modules import drop_weight_caches
 
     backend = b.backend
     if backend == "cpu_int8" and qmodel is None:
@@ -109,6 +110,10 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     main = variant_name(backend, b)
     on_cuda = backend in CUDA_BACKENDS
 
+    images, peak = {}, {}
+    if qmodel is not None:      # first, so that its weight caches can be freed while the variants build
+        with torch.inference_mode():
+            images["simulated"] = qmodel.sample(bench_noise, n)
     built = build_backend(backend, fp, qmodel, b, example_args, wrap)   # a refusal comes first
     variants = {}
     run_noise = bench_noise
@@ -132,8 +137,9 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
             if name != main:
                 variants[name] = build_baseline(name, fp, b, example_args, wrap, qmodel)
     variants[main] = built
+    if qmodel is not None:
+        drop_weight_caches(qmodel.network)     # a full-size model's cache is as large as its weights
 
-    images, peak = {}, {}
     with torch.inference_mode():
         for name, v in variants.items():
             if name != "fp32_eager":
@@ -146,8 +152,6 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                 with PeakRSS() as rss:
                     images[name] = v.adapter.sample(run_noise, n)
                 peak[name] = rss.growth
-        if qmodel is not None:
-            images["simulated"] = qmodel.sample(bench_noise, n)
 
     load_before = os.getloadavg()
     times = time_interleaved({k: (lambda v=v: v.adapter.sample(run_noise, n)) for k, v in variants.items()},

@@ -21,7 +21,6 @@ X86 Inductor quantization tutorial: https://pytorch.org/tutorials/prototype/pt2e
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable
 
 import torch
@@ -94,7 +93,8 @@ def convert_int8(lowered: Lowered, example_args: tuple) -> tuple[torch.fx.GraphM
         raise GenqError("cpu_int8: the simulated model has no layer with static int8 weights and "
                         "activations to run on int8 kernels (recipe fp32 or weight-only?).")
     with torch.no_grad():
-        exported = torch.export.export(_Forward(copy.deepcopy(lowered.network)).eval(), example_args).module()
+        # no copy: the lowered network is already genq's own (a full-size copy costs gigabytes)
+        exported = torch.export.export(_Forward(lowered.network).eval(), example_args).module()
     quantizer = X86InductorQuantizer()
     configs = {q: int8_config(q) for q in {p.a_qmax for p in plans.values()}}
     for target, plan in plans.items():

@@ -20,16 +20,19 @@ from genq.bench.backends.runner import forward_fn
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def compiled(network: nn.Module, mode: str | None = None) -> Callable:
-    """A compiled copy of ``network``, with frozen weights (prepacked oneDNN kernels) while it
+def compiled(network: nn.Module, mode: str | None = None, copy_first: bool = True) -> Callable:
+    """A compiled copy of ``network`` (``copy_first=False``: of ``network`` itself, which
+    compiling leaves as it is), with frozen weights (prepacked oneDNN kernels) while it
     compiles, on its first call: :mod:`genq.bench.backends.inductor`."""
     from genq.bench.backends.inductor import CPU_FLOAT, scoped
 
-    return scoped(torch.compile(copy.deepcopy(network).eval(), mode=mode), CPU_FLOAT)
+    net = copy.deepcopy(network) if copy_first else network
+    return scoped(torch.compile(net.eval(), mode=mode), CPU_FLOAT)
 
 
 def fp32_fn(network: nn.Module, compile: bool = False, mode: str | None = None) -> Callable:
-    net = compiled(network, mode) if compile else network
+    # no copy: a full-size model's weights are gigabytes, and freezing keeps its own constants
+    net = compiled(network, mode, copy_first=False) if compile else network
     fwd = forward_fn(net)
 
     def fn(*args: torch.Tensor) -> torch.Tensor:
@@ -58,7 +61,7 @@ def cast_fn(network: nn.Module, dtype: str = "bfloat16", compile: bool = True, m
     output comes back as float32."""
     dt = DTYPES[dtype]
     net = copy.deepcopy(network).eval().to(dt)
-    run = compiled(net, mode) if compile else net
+    run = compiled(net, mode, copy_first=False) if compile else net
     fwd = forward_fn(run)
 
     def fn(*args: torch.Tensor) -> torch.Tensor:
