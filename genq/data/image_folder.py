@@ -33,8 +33,6 @@ def list_images(root: str | Path | None) -> list[Path]:
 
 def load_image(path: Path, resolution: int, channels: int) -> torch.Tensor:
     """One image as uint8 (channels, resolution, resolution)."""
-    import torch
-
     from PIL import Image, UnidentifiedImageError
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genq.data.checks import DATASETS, check_data_config
+from genq.data.checks import check_data_config
 from genq.data.digits import load_digits
 from genq.data.image_folder import list_images, load_image_folder
 from genq.data.torchvision_sets import TORCHVISION_SETS, default_root, load_torchvision_images
