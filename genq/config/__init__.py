@@ -344,3 +344,8 @@ def validate(cfg: Any) -> None:
     check_choice("device", cfg.device, ("cpu", "cuda"))
     from genq.config.bench import check_bench  # noqa: E402 - bench backends (issue 5)
     check_bench(cfg.bench)
+    method = cfg.quant.outlier.method
+    if method != "none" and cfg.bench.backend != "fake-quant":
+        raise GenqError(f"quant.outlier.method={method!r} is simulated only: bench.backend="
+                        f"{cfg.bench.backend!r} lowers the stored weights, without the smoothing, "
+                        "rotation or low-rank branch; accepted: bench=simulated.")

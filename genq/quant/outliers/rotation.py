@@ -9,6 +9,11 @@ seeded random orthogonal ``m x m`` matrix (QR of a Gaussian, signs fixed so that
 is unique), as QuaRot falls back on for sizes without a known Hadamard matrix. The UNet's
 concatenated skip inputs (96, 192 channels) are such sizes; a layer with one input channel
 gets ``H = [1]``.
+
+The rotation is randomized as QuaRot's is: ``R = D H`` with ``D`` a seeded diagonal of random
+signs. Without it, an input whose channels share an offset (after a SiLU every channel is
+mostly positive) has its mean vector ``c 1`` mapped by ``H`` onto one channel,
+``c sqrt(n) e_0``: the rotation would create the outlier it is meant to remove.
 """
 
 from __future__ import annotations
@@ -29,8 +34,14 @@ def random_orthogonal(m: int, seed: int) -> torch.Tensor:
 
 
 def rotation_matrix(n: int, seed: int = 0) -> torch.Tensor:
-    """An orthonormal ``n x n`` rotation (float64): Hadamard for powers of two, else
-    Hadamard (x) a seeded random orthogonal matrix (see the module docstring)."""
+    """An orthonormal ``n x n`` rotation (float64): random signs times Hadamard for powers of
+    two, else times Hadamard (x) a seeded random orthogonal matrix (the module docstring)."""
+    signs = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(seed + 1)) * 2 - 1
+    return signs.double()[:, None] * hadamard_like(n, seed)
+
+
+def hadamard_like(n: int, seed: int = 0) -> torch.Tensor:
+    """The orthonormal Hadamard matrix of ``n`` (a power of two), else ``H_{2^k} (x) Q_m``."""
     if n < 1:
         raise GenqError(f"a rotation needs at least one channel; got n={n}.")
     power = n & -n                                   # the largest power of two dividing n
