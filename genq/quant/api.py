@@ -50,7 +50,7 @@ def quantize_(model: nn.Module, config: Any = None, calib: Calibration = None,
                             "maxima and needs calibration data: pass calib=..., or "
                             "quant.outlier.method=rotate or none.")
         names = [s.name for s in plan.layers if s.outlier is not None and s.outlier.needs_statistics]
-        stats = collect_input_absmax(model, names, feed)
+        stats = collect_input_absmax(model, names, lambda m: run_calibration(m, feed))
     report = apply_plan(model, plan, stats)
     if plan.needs_static_calibration():
         calibrate(model, calib)

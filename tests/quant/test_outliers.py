@@ -43,7 +43,7 @@ def _fp_layer_with(kind: str, method: str, rank: int = 4):
     layer = make()
     x = _input(shape)
     copy_ = copy.deepcopy(layer)
-    absmax = collect_input_absmax(nn.Sequential(copy_), ["0"], [x])["0"]
+    absmax = collect_input_absmax(nn.Sequential(copy_), ["0"], lambda m: m(x))["0"]
     quantize_layer(copy_, None, None)
     install_outlier(copy_, OutlierSpec(method, 0.5, rank, 0), absmax)
     return layer, copy_, x

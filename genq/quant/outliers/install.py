@@ -15,7 +15,7 @@ What is folded and what runs online (``docs/outliers.md``):
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -80,12 +80,12 @@ def _channel_absmax(t: torch.Tensor, axis: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def collect_input_absmax(model: nn.Module, names: list[str], run: Any) -> dict[str, torch.Tensor]:
+def collect_input_absmax(model: nn.Module, names: list[str],
+                         run: Callable[[nn.Module], Any]) -> dict[str, torch.Tensor]:
     """Per layer in ``names``, the largest ``|x_j|`` of each input channel ``j`` over the
-    calibration data ``run`` feeds through ``model`` (a callable or an iterable of inputs;
-    :func:`genq.quant.apply.run_calibration`). Run on the FP model, as SmoothQuant does."""
-    from genq.quant.apply import run_calibration
-
+    calibration data ``run(model)`` feeds through ``model`` (``quantize_`` passes
+    :func:`genq.quant.apply.run_calibration` of its ``calib``). Run on the FP model, as
+    SmoothQuant does."""
     stats: dict[str, torch.Tensor] = {}
     hooks = []
     for name in names:
@@ -101,7 +101,7 @@ def collect_input_absmax(model: nn.Module, names: list[str], run: Any) -> dict[s
     was_training = model.training
     model.eval()
     try:
-        run_calibration(model, run)
+        run(model)
     finally:
         for h in hooks:
             h.remove()

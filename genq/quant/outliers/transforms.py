@@ -25,7 +25,7 @@ class ChannelScale(nn.Module):
 
     def __init__(self, scale: torch.Tensor, axis: int, divide: bool) -> None:
         super().__init__()
-        self.register_buffer("scale", scale.detach().clone())
+        self.register_buffer("scale", scale.detach())      # shared by the weight and input sides
         self.axis, self.divide = axis, divide
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
@@ -45,7 +45,7 @@ class ChannelRotation(nn.Module):
 
     def __init__(self, matrix: torch.Tensor, axis: int) -> None:
         super().__init__()
-        self.register_buffer("matrix", matrix.detach().clone())
+        self.register_buffer("matrix", matrix.detach())    # shared by the weight and input sides
         self.axis = axis
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
