@@ -211,3 +211,21 @@ def test_a_ddpm_run_records_its_outlier_method(tmp_path):
     assert record["status"] == "ok" and q["recipe"] == "w4a4_svd_r0.25"
     assert q["outlier"]["method"] == "svd" and q["outlier"]["layers"] == q["coverage"]["quantized"]
     assert all(r >= 1 for r in q["outlier"]["ranks"].values())
+
+
+def test_genq_analyze_writes_the_outlier_table(tmp_path, monkeypatch):
+    """A few seconds: the tiny smoke DDPM is composed, calibrated and quantized twice."""
+    import csv
+
+    from genq.analysis import cli
+
+    monkeypatch.setattr(cli, "_cfg", lambda model, recipe: compose(
+        "experiment=smoke", f"model={model}", f"quant={recipe}", "quant.calib_samples=2"))
+    assert cli.main(["--models", "ddpm_digits", "--recipes", "w4a4", "--outliers", "none", "smooth",
+                     "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "outliers_ddpm_digits_w4a4.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    methods = [r["method"] for r in rows]
+    assert methods.count("none") == methods.count("smooth") > 0
+    smooth = [r for r in rows if r["method"] == "smooth"]
+    assert all(float(r["act_kurtosis_after"]) > 0 and float(r["w_ratio_after"]) >= 1 for r in smooth)
