@@ -78,18 +78,25 @@ def _check_plan_matches(model: nn.Module, plan: QuantPlan) -> dict[str, nn.Modul
     return modules
 
 
+def _check_outlier_unchanged(mod: nn.Module, spec: LayerSpec) -> None:
+    """A layer quantized earlier keeps its outlier method: re-applying a plan cannot undo or
+    change smoothing, rotation or a low-rank branch (checked before any layer changes)."""
+    from genq.quant.outliers.install import installed_outlier
+
+    installed = installed_outlier(mod) if is_quantized(mod) else None
+    if installed is not None and installed != spec.outlier:
+        raise GenqError(f"{spec.name} already has outlier method {installed.method!r} and the plan "
+                        f"asks for {getattr(spec.outlier, 'method', None)!r}; accepted: the same "
+                        "method, or a fresh (unquantized) model.")
+
+
 def _install_outlier(mod: nn.Module, spec: LayerSpec, stats: dict[str, torch.Tensor] | None) -> bool:
     """Install the layer's outlier method (genq.quant.outliers) unless it is there already;
     returns whether the layer has one."""
     from genq.quant.outliers.install import install_outlier, installed_outlier
 
-    installed = installed_outlier(mod)
-    if installed is not None or spec.outlier is None:
-        if installed != spec.outlier:
-            raise GenqError(f"{spec.name} already has outlier method {getattr(installed, 'method', None)!r} "
-                            f"and the plan asks for {getattr(spec.outlier, 'method', None)!r}; accepted: "
-                            "the same method, or a fresh (unquantized) model.")
-        return installed is not None
+    if spec.outlier is None or installed_outlier(mod) is not None:
+        return spec.outlier is not None
     install_outlier(mod, spec.outlier, None if stats is None else stats.get(spec.name))
     return True
 
@@ -118,6 +125,7 @@ def apply_plan(model: nn.Module, plan: QuantPlan,
             report.layers.append(LayerReport(name, spec.layer_type, "skipped", reason=spec.reason))
             continue
         target = target_for(mod)
+        _check_outlier_unchanged(mod, spec)
         wq = None if spec.weight is None else weight_quantizer(spec.weight, target, name)
         old = mod.input_quantizer if is_quantized(mod) else None
         if _refreezable(old, spec.input):

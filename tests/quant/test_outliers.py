@@ -229,3 +229,18 @@ def test_genq_analyze_writes_the_outlier_table(tmp_path, monkeypatch):
     assert methods.count("none") == methods.count("smooth") > 0
     smooth = [r for r in rows if r["method"] == "smooth"]
     assert all(float(r["act_kurtosis_after"]) > 0 and float(r["w_ratio_after"]) >= 1 for r in smooth)
+
+
+def test_reapplying_a_plan_keeps_the_outlier_method_or_refuses_before_any_change():
+    x = _input((8, 16, 4, 4))
+    model = _model()
+    smooth = make_plan(model, QuantRecipe(w_bits=4, a_bits=4, outlier=OutlierConfig("smooth")))
+    quantize_(model, plan=smooth, calib=[x])
+    scales = model[0].input_transforms[0].scale
+    quantize_(model, plan=make_plan(_model(), QuantRecipe(w_bits=4, a_bits=4,   # same method: kept
+                                                          outlier=OutlierConfig("smooth"))), calib=[x])
+    assert model[0].input_transforms[0].scale is scales and len(model[0].weight_transforms) == 1
+    before = model[0].weight_quantizer
+    with pytest.raises(GenqError, match="already has outlier method 'smooth'"):
+        quantize_(model, plan=make_plan(_model(), QuantRecipe(w_bits=4, a_bits=4)), calib=[x])
+    assert model[0].weight_quantizer is before
