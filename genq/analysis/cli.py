@@ -121,6 +121,35 @@ def analyze(models: list[str], recipes: list[str], out: Path, n_samples: int, le
     return summary
 
 
+def analyze_outliers(models: list[str], recipes: list[str], methods: list[str], out: Path,
+                     seed: int = 0) -> dict[str, Any]:
+    """Per model and recipe, one row per layer and outlier method: activation and weight
+    kurtosis and channel max/median ratio before and after it (genq.quant.outliers.stats),
+    over the recipe's calibration inputs; ``outliers_<model>_<recipe>.csv/.md``."""
+    from genq.quant.outliers.stats import outlier_statistics
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"seed": seed, "outlier_methods": methods}
+    for model in models:
+        cfg0 = _cfg(model, recipes[0])
+        fp = load_generator(cfg0.model)
+        calib = fp.calibration_inputs(fp.make_noise(cfg0.quant.calib_samples, seed + 1),
+                                      cfg0.quant.calib_batch_size)
+        for recipe in recipes:
+            rows = []
+            for method in methods:
+                qcfg = _cfg(model, recipe).quant
+                q = quantized_copy(fp, qcfg, calib, outlier={**qcfg.outlier, "method": method})
+                rows += outlier_statistics(q.network, calib)
+            write_rows(rows, out / f"outliers_{model}_{recipe}")
+            for method in methods:
+                mine = [r for r in rows if r["method"] == method]
+                summary[f"{model}_{recipe}/{method}/max_act_ratio_after"] = max(
+                    (r.get("act_ratio_after", 0.0) for r in mine), default=None)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def log_to_wandb(out: Path, summary: dict[str, Any], project: str = "genq", mode: str = "offline") -> Path:
     """One wandb run (offline by default, under ``out``) holding every table and figure."""
     import wandb
@@ -149,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--level", choices=["layer", "block"], default=None,
                    help="sensitivity units (default: blocks for diffusion, layers for GANs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--outliers", nargs="+", default=None, metavar="METHOD",
+                   choices=["none", "smooth", "rotate", "svd"],
+                   help="only the outlier statistics per layer, before and after each of these "
+                        "quant.outlier methods (docs/outliers.md)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--wandb", choices=["offline", "online"], default=None,
                    help="also log every table and figure to a wandb run (written under --out)")
@@ -156,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     try:
-        summary = analyze(args.models, args.recipes, args.out, args.n_samples, args.level, args.seed)
+        if args.outliers:
+            summary = analyze_outliers(args.models, args.recipes, args.outliers, args.out, args.seed)
+        else:
+            summary = analyze(args.models, args.recipes, args.out, args.n_samples, args.level, args.seed)
     except GenqError as err:
         print(f"genq-analyze: error: {err}", file=sys.stderr)
         return 2

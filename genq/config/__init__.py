@@ -15,6 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from genq.config.bench import BenchConfig
+from genq.config.outlier import OutlierConfig, validate_outlier
 from genq.config.ptq import CalibrationConfig, ReconstructionConfig
 from genq.config.qat import QATConfig
 from genq.errors import GenqError, check_choice
@@ -151,6 +152,8 @@ class QuantConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
     qat: QATConfig = field(default_factory=QATConfig)   # method=qat only
+    # smoothing, rotation or SVDQuant's low-rank branch before quantizing (docs/outliers.md)
+    outlier: OutlierConfig = field(default_factory=OutlierConfig)
 
 
 @dataclass
@@ -290,6 +293,16 @@ def validate_quant(q: Any) -> None:
     if getattr(q, "schedule", None) and q.method != "ptq":
         raise GenqError(f"quant.schedule is applied by PTQ; quant.method={q.method!r} does not "
                         "take one: accepted: quant.method=ptq, or quant.schedule=null.")
+    outlier = getattr(q, "outlier", None)
+    if outlier is not None:
+        validate_outlier(outlier)
+        if outlier.method != "none" and q.method != "ptq":
+            raise GenqError(f"quant.outlier.method={outlier.method!r} is applied by PTQ; "
+                            f"quant.method={q.method!r} does not take it: accepted: "
+                            "quant.method=ptq, or quant.outlier.method=none.")
+        if outlier.method != "none" and getattr(q, "schedule", None):
+            raise GenqError(f"quant.outlier.method={outlier.method!r} does not combine with "
+                            "quant.schedule (one plan per window); accepted: quant.outlier.method=none.")
     if q.calib_samples < 1 or q.calib_batch_size < 1:
         raise GenqError(f"quant.calib_samples={q.calib_samples} and quant.calib_batch_size="
                         f"{q.calib_batch_size} must be at least 1.")
@@ -331,3 +344,8 @@ def validate(cfg: Any) -> None:
     check_choice("device", cfg.device, ("cpu", "cuda"))
     from genq.config.bench import check_bench  # noqa: E402 - bench backends (issue 5)
     check_bench(cfg.bench)
+    method = cfg.quant.outlier.method
+    if method != "none" and cfg.bench.backend != "fake-quant":
+        raise GenqError(f"quant.outlier.method={method!r} is simulated only: bench.backend="
+                        f"{cfg.bench.backend!r} lowers the stored weights, without the smoothing, "
+                        "rotation or low-rank branch; accepted: bench=simulated.")

@@ -15,6 +15,8 @@ are exactly the labels of their own settings. Scheme (``docs/recipes.md``)::
 - method suffixes, from the PTQ-method settings (:data:`NAMED_METHODS`): the settings each
   named method turns on are consumed greedily, largest named method first; settings no named
   method covers are appended as their own tokens (:data:`LEFTOVER_TOKENS`).
+- outlier suffix (``quant.outlier.method``): ``smooth``, ``rotate``, ``svd_r<rank>``
+  (``svd_r8``, ``svd_r0.25``); ``alpha`` is a hyperparameter and does not show.
 - quantizer suffixes, for every setting away from the baseline (:data:`BASELINE`):
   ``dynamic``, ``per_token``, ``w_per_tensor``, ``g{group_size}``, ``w_asym``, ``a_sym``,
   observers (``mse`` when weights and activations share a non-baseline observer, else
@@ -46,6 +48,7 @@ BASELINE: dict[str, Any] = {
     "calibration.timestep_buckets": 0, "reconstruction.method": "none",
     "reconstruction.learn_act_scale": False, "reconstruction.bias_correction": False,
     "reconstruction.bn_reestimate": False, "qat.lora_rank": 0, "qat.learn_weights": True,
+    "outlier.method": "none", "outlier.rank": 8.0,
 }
 QAT_OBSERVER = "mse"        # QAT starts from MSE-searched ranges (the qat_* recipes)
 
@@ -174,6 +177,18 @@ def quantizer_suffix(q: Any) -> list[str]:
     return out
 
 
+def outlier_suffix(q: Any) -> list[str]:
+    """The outlier method (genq.config.outlier): ``smooth``, ``rotate``, ``svd_r<rank>``."""
+    method = _get(q, "outlier.method")
+    if method in (None, "none"):
+        return []
+    if method == "svd":
+        from genq.config.outlier import rank_token
+
+        return [f"svd_r{rank_token(_get(q, 'outlier.rank'))}"]
+    return [str(method)]
+
+
 def recipe_label(q: Any) -> str:
     """The label of quant config ``q`` (DictConfig, dict or dataclass) derived from its
     effective settings, e.g. ``w4a8``, ``w4a4_qdiffusion``, ``qat_lora_w4a4``, ``w4a8_a_mse``,
@@ -187,7 +202,7 @@ def recipe_label(q: Any) -> str:
         head = (f"w_{w_fmt or _bits(_get(q, 'w_bits'))}_a_{a_fmt or _bits(_get(q, 'a_bits'))}")
     if method == "qat":
         head = ("qat_lora_" if (_get(q, "qat.lora_rank") or 0) > 0 else "qat_lsq_") + head
-    return "_".join([head] + method_suffix(method_tokens(q)) + quantizer_suffix(q))
+    return "_".join([head] + method_suffix(method_tokens(q)) + outlier_suffix(q) + quantizer_suffix(q))
 
 
 def _resolve_label(*, _parent_: Any) -> str:

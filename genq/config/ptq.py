@@ -104,6 +104,13 @@ def validate_ptq(q: Any) -> None:
         raise GenqError("quant.reconstruction.method=%r rounds per-tensor or per-channel weight grids; "
                         "quant.granularity=per_group is not supported: accepted: per_tensor, "
                         "per_channel." % r.method)
+    method = getattr(getattr(q, "outlier", None), "method", "none")
+    clash = [k for k, on in (("quant.reconstruction.method", r.method != "none"),
+                             ("quant.calibration.shortcut_split", c.shortcut_split)) if on]
+    if method != "none" and clash:
+        raise GenqError(f"quant.outlier.method={method!r} does not combine with {clash[0]} (it "
+                        "reads the layer's stored weight and input channels, not the smoothed or "
+                        "rotated ones); accepted: its default, or quant.outlier.method=none.")
     if r.method != "none" and q.w_bits is None:
         raise GenqError(f"quant.reconstruction.method={r.method!r} reconstructs weight rounding but "
                         "quant.w_bits is null; accepted: method=none for activation-only recipes.")

@@ -24,20 +24,34 @@ __all__ = ["QuantRecipe", "quantize_", "run_calibration", "Calibration"]
 
 
 def quantize_(model: nn.Module, config: Any = None, calib: Calibration = None,
-              plan: QuantPlan | None = None) -> QuantReport:
+              plan: QuantPlan | None = None, outlier_calib: Calibration = None) -> QuantReport:
     """Quantize ``model`` in place following ``config`` (a QuantRecipe or a ``quant`` config)
     or an explicit ``plan`` (a :class:`QuantPlan`, e.g. loaded from a file and edited).
 
     ``calib`` feeds the FP-equivalent model during calibration: a callable taking the model,
     or an iterable of inputs (a tensor, a tuple of positional inputs, or a dict of keyword
-    inputs). It is required when activations are quantized with static scales.
+    inputs). It is required when activations are quantized with static scales, and for
+    smoothing (``quant.outlier.method=smooth|svd``), whose scales come from a first pass of
+    it through the FP model; ``outlier_calib`` replaces it for that pass (a callable that
+    only feeds data, where ``calib`` also lays quantizers out).
     """
     plan = make_plan(model, config) if plan is None else plan
     if plan.needs_static_calibration() and calib is None:
         raise GenqError("static activation quantization (quant.a_bits, quant.attn_bits or "
                         "quant.softmax_bits) needs calibration data: pass calib=..., set "
                         "quant.a_dynamic=true, or leave activations in FP.")
-    report = apply_plan(model, plan)
+    stats = None
+    if plan.needs_outlier_statistics():
+        from genq.quant.outliers.install import collect_input_absmax
+
+        feed = outlier_calib if outlier_calib is not None else calib
+        if feed is None:
+            raise GenqError("quant.outlier.method=smooth/svd scales channels by their calibration "
+                            "maxima and needs calibration data: pass calib=..., or "
+                            "quant.outlier.method=rotate or none.")
+        names = [s.name for s in plan.layers if s.outlier is not None and s.outlier.needs_statistics]
+        stats = collect_input_absmax(model, names, lambda m: run_calibration(m, feed))
+    report = apply_plan(model, plan, stats)
     if plan.needs_static_calibration():
         calibrate(model, calib)
     return report

@@ -78,9 +78,35 @@ def _check_plan_matches(model: nn.Module, plan: QuantPlan) -> dict[str, nn.Modul
     return modules
 
 
-def apply_plan(model: nn.Module, plan: QuantPlan) -> QuantReport:
+def _check_outlier_unchanged(mod: nn.Module, spec: LayerSpec) -> None:
+    """A layer quantized earlier keeps its outlier method: re-applying a plan cannot undo or
+    change smoothing, rotation or a low-rank branch (checked before any layer changes)."""
+    from genq.quant.outliers.install import installed_outlier
+
+    installed = installed_outlier(mod) if is_quantized(mod) else None
+    if installed is not None and installed != spec.outlier:
+        raise GenqError(f"{spec.name} already has outlier method {installed.method!r} and the plan "
+                        f"asks for {getattr(spec.outlier, 'method', None)!r}; accepted: the same "
+                        "method, or a fresh (unquantized) model.")
+
+
+def _install_outlier(mod: nn.Module, spec: LayerSpec, stats: dict[str, torch.Tensor] | None) -> bool:
+    """Install the layer's outlier method (genq.quant.outliers) unless it is there already;
+    returns whether the layer has one."""
+    from genq.quant.outliers.install import install_outlier, installed_outlier
+
+    if spec.outlier is None or installed_outlier(mod) is not None:
+        return spec.outlier is not None
+    install_outlier(mod, spec.outlier, None if stats is None else stats.get(spec.name))
+    return True
+
+
+def apply_plan(model: nn.Module, plan: QuantPlan,
+               outlier_stats: dict[str, torch.Tensor] | None = None) -> QuantReport:
     """Make ``model``'s layers fake-quantized as ``plan`` says (in place); returns the report.
-    Static activation quantizers are left observing: run :func:`calibrate` next."""
+    Static activation quantizers are left observing: run :func:`calibrate` next.
+    ``outlier_stats`` are the per-channel input maxima smoothing needs
+    (:func:`genq.quant.outliers.collect_input_absmax`, on the FP model)."""
     modules = _check_plan_matches(model, plan)
     report = QuantReport()
     specs = {s.name: s for s in plan.layers}
@@ -99,6 +125,7 @@ def apply_plan(model: nn.Module, plan: QuantPlan) -> QuantReport:
             report.layers.append(LayerReport(name, spec.layer_type, "skipped", reason=spec.reason))
             continue
         target = target_for(mod)
+        _check_outlier_unchanged(mod, spec)
         wq = None if spec.weight is None else weight_quantizer(spec.weight, target, name)
         old = mod.input_quantizer if is_quantized(mod) else None
         if _refreezable(old, spec.input):
@@ -110,14 +137,17 @@ def apply_plan(model: nn.Module, plan: QuantPlan) -> QuantReport:
         built.append((mod, spec, wq, aq))
         report.layers.append(LayerReport(name, spec.layer_type, "quantized",
                                          wq.describe() if wq else None,
-                                         aq.describe() if aq else None, spec.reason))
+                                         aq.describe() if aq else None, spec.reason,
+                                         spec.outlier.method if spec.outlier else None))
     for mod, spec, wq, aq in built:   # weights quantized only once every check above has passed
-        if wq is not None:
-            wq.calibrate_from(mod._parameters[target_for(mod).weight])
         if is_quantized(mod):
             mod.weight_quantizer, mod.input_quantizer = wq, aq
         else:
             quantize_layer(mod, wq, aq)
+        transformed = _install_outlier(mod, spec, outlier_stats)
+        if wq is not None:            # outlier methods: the smoothed / rotated / residual weight
+            wq.calibrate_from(mod.transformed_weight() if transformed
+                              else mod._parameters[target_for(mod).weight])
     if plan.attention:
         from genq.quant.attention import quantize_attention
 

@@ -7,13 +7,18 @@ key, same tensor, reachable as :attr:`QuantMixin.weight_fp`) and reading ``layer
 returns ``weight_quantizer(transforms(W))``, so the layer's own ``forward`` computes with
 the quantized weight; the input activation goes through ``input_quantizer`` first.
 ``weight_transforms`` hold updates applied before quantization (LoRA, as EfficientDM's
-QALoRA merges them). Written here rather than with ``parametrize`` itself because a
+QALoRA merges them); ``input_transforms`` are applied to the input before the input
+quantizer (the online half of smoothing and rotation, :mod:`genq.quant.outliers`), and a
+``lowrank`` module, when set, adds its output on the transformed, unquantized input
+(SVDQuant's 16-bit branch). Written here rather than with ``parametrize`` itself because a
 parametrized weight moves to another state-dict key and cannot hold an update *before*
 the quantizer while another one is merged away.
 
 The fake-quantized weight is cached while the weight, the quantizer's tensors and its mode
 are unchanged, so simulated inference pays the weight quantization once; nothing needs to
-reset the cache by hand.
+reset the cache by hand. A weight transform that is a fixed function of tensors it names
+(``cache_token()``, as the outlier transforms are) keeps the cache; any other (LoRA)
+re-quantizes on every read.
 """
 
 from __future__ import annotations
@@ -58,26 +63,44 @@ class QuantMixin:
         if wq is None or getattr(wq, "mode", None) != "quant":
             return self.transformed_weight()
         w = self.weight_fp
-        if len(self.weight_transforms) or self.training or torch.is_grad_enabled() and w.requires_grad \
+        transforms = self.weight_transforms
+        fixed = all(hasattr(t, "cache_token") for t in transforms)
+        if not fixed or self.training or torch.is_grad_enabled() and w.requires_grad \
                 or torch.compiler.is_compiling():     # compiled: traced as tensor ops, no cache
             return wq(self.transformed_weight())
-        key = (id(w), w._version, _state_token(wq))
+        key = (id(w), w._version, _state_token(wq), tuple(t.cache_token() for t in transforms))
         cache = self.__dict__.get("_qweight_cache")
         if cache is None or cache[0] != key:
             with torch.no_grad():
-                cache = (key, wq(w))
+                cache = (key, wq(self.transformed_weight()))
             self.__dict__["_qweight_cache"] = cache
         return cache[1]
 
     def forward(self, *args, **kwargs):
         aq = self.input_quantizer
+        transforms = self.__dict__["_modules"].get("input_transforms")
+        lowrank = self.__dict__["_modules"].get("lowrank")
+        if not transforms and lowrank is None:      # the plain path, as before outlier handling
+            if aq is not None:
+                if args:
+                    args = (aq(args[0]), *args[1:])
+                else:
+                    name = self.genq_target.input_arg
+                    kwargs = {**kwargs, name: aq(kwargs[name])}
+            return super().forward(*args, **kwargs)
+        name = self.genq_target.input_arg
+        x = args[0] if args else kwargs[name]
+        for transform in transforms or ():
+            x = transform(x)
+        branch = None if lowrank is None else lowrank(x)
         if aq is not None:
-            if args:
-                args = (aq(args[0]), *args[1:])
-            else:
-                name = self.genq_target.input_arg
-                kwargs = {**kwargs, name: aq(kwargs[name])}
-        return super().forward(*args, **kwargs)
+            x = aq(x)
+        if args:
+            args = (x, *args[1:])
+        else:
+            kwargs = {**kwargs, name: x}
+        out = super().forward(*args, **kwargs)
+        return out if branch is None else out + branch
 
 
 def _quant_class(cls: type, target: LayerTarget) -> type:
@@ -108,6 +131,8 @@ def quantize_layer(module: nn.Module, weight_quantizer: nn.Module | None,
     module.weight_quantizer = weight_quantizer
     module.input_quantizer = input_quantizer
     module.weight_transforms = nn.ModuleList()
+    module.input_transforms = nn.ModuleList()
+    module.lowrank = None
     return module
 
 
@@ -116,8 +141,13 @@ def dequantize_layer(module: nn.Module) -> nn.Module:
     if not is_quantized(module):
         return module
     if len(module.weight_transforms):
-        raise GenqError(f"{type(module).__name__} still has weight transforms (LoRA); merge them first.")
-    for name in ("weight_quantizer", "input_quantizer", "weight_transforms"):
+        raise GenqError(f"{type(module).__name__} still has weight transforms (LoRA, outlier "
+                        "handling); merge or remove them first.")
+    if len(module.__dict__["_modules"].get("input_transforms") or ()) or \
+            module.__dict__["_modules"].get("lowrank") is not None:
+        raise GenqError(f"{type(module).__name__} still has input transforms or a low-rank branch "
+                        "(outlier handling); remove them first.")
+    for name in ("weight_quantizer", "input_quantizer", "weight_transforms", "input_transforms", "lowrank"):
         if name in module._modules:
             del module._modules[name]
         module.__dict__.pop(name, None)

@@ -51,6 +51,26 @@ class TensorSpec:
 
 
 @dataclass
+class OutlierSpec:
+    """The outlier method one layer gets before quantization (:mod:`genq.quant.outliers`).
+
+    ``rank`` is the low-rank branch's resolved rank (``svd``); ``online`` names what runs
+    at inference on the layer's input because it cannot be folded into a stored weight
+    (the smoothing division, the activation rotation)."""
+
+    method: str                          # smooth | rotate | svd
+    alpha: Optional[float] = None        # smooth, svd
+    rank: Optional[int] = None           # svd
+    seed: int = 0                        # rotate: the random orthogonal factor of odd sizes
+    online: str = ""
+
+    @property
+    def needs_statistics(self) -> bool:
+        """Whether calibration activation statistics are needed (smoothing scales)."""
+        return self.method in ("smooth", "svd")
+
+
+@dataclass
 class LayerSpec:
     """One selected layer: its weight and input specs, or kept in FP with the reason."""
 
@@ -60,6 +80,7 @@ class LayerSpec:
     input: Optional[TensorSpec] = None
     keep_fp: bool = False
     reason: str = ""
+    outlier: Optional[OutlierSpec] = None
 
 
 @dataclass
@@ -98,8 +119,17 @@ class QuantPlan:
         inputs += [t for a in self.attention for t in (a.qkv, a.softmax)]
         return any(t is not None and t.static for t in inputs)
 
+    def needs_outlier_statistics(self) -> bool:
+        """Whether a layer's outlier method needs calibration activation statistics."""
+        return any(s.outlier is not None and s.outlier.needs_statistics
+                   for s in self.layers if not s.keep_fp)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"genq_plan_version": PLAN_VERSION, **asdict(self)}
+        data = asdict(self)
+        for layer in data["layers"]:      # plans without outlier handling read as before
+            if layer["outlier"] is None:
+                del layer["outlier"]
+        return {"genq_plan_version": PLAN_VERSION, **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "QuantPlan":
@@ -109,7 +139,8 @@ class QuantPlan:
         def tensor(d):
             return None if d is None else TensorSpec(**d)
         try:
-            layers = [LayerSpec(**{**d, "weight": tensor(d.get("weight")), "input": tensor(d.get("input"))})
+            layers = [LayerSpec(**{**d, "weight": tensor(d.get("weight")), "input": tensor(d.get("input")),
+                                   "outlier": None if d.get("outlier") is None else OutlierSpec(**d["outlier"])})
                       for d in data["layers"]]
             attention = [AttentionSpec(d["name"], tensor(d.get("qkv")), tensor(d.get("softmax")))
                          for d in data.get("attention", [])]
@@ -262,6 +293,21 @@ def recipe_needs_static_calibration(config: Any) -> bool:
     return any(activation_spec(config, f).static for f in formats if f is not None)
 
 
+def outlier_spec(name: str, mod: nn.Module, spec: LayerSpec, config: Any) -> Optional[OutlierSpec]:
+    """The outlier method ``config.outlier`` gives layer ``name`` (None: method none, or a
+    low-rank branch for a layer whose weight stays FP). Refuses what the method cannot do
+    to this layer, naming it."""
+    o = getattr(config, "outlier", None)
+    if o is None or o.method == "none" or (o.method == "svd" and spec.weight is None):
+        return None
+    from genq.quant.outliers.install import check_outlier_layer, online_note, resolve_rank
+
+    check_outlier_layer(name, mod, o.method)
+    rank = resolve_rank(name, mod, o.rank) if o.method == "svd" else None
+    alpha = float(o.alpha) if o.method in ("smooth", "svd") else None
+    return OutlierSpec(o.method, alpha, rank, int(getattr(config, "seed", 0)), online_note(o.method, mod))
+
+
 def plan_for(model: nn.Module, recipe: Any, validated: bool = False) -> QuantPlan:
     """The plan a run applies: the file ``recipe.plan`` names (QuantPlan.save), or the
     recipe's own (:func:`make_plan`)."""
@@ -301,6 +347,7 @@ def make_plan(model: nn.Module, recipe: Any = None, validated: bool = False) -> 
                          activation_spec(config, a) if a else None, reason=reason)
         if spec.weight is not None:
             _check_weight_layout(name, mod, spec.weight)
+        spec.outlier = outlier_spec(name, mod, spec, config)
         plan.layers.append(spec)
     plan.attention = _attention_specs(model, config)
     return plan

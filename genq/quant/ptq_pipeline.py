@@ -107,6 +107,16 @@ def _apply_layout(fp: GeneratorAdapter, network: nn.Module, q: Any, calib: Calib
         layout["timestep_quantizers"] = use_timestep_quantizers(network, ctx)
 
 
+def outlier_summary(plan: Any) -> dict[str, Any]:
+    """The record's account of outlier handling: the method and its settings, how many
+    layers got it, and what runs online on each (genq.quant.outliers)."""
+    specs = [(s.name, s.outlier) for s in plan.layers if s.outlier is not None and not s.keep_fp]
+    first = specs[0][1]
+    return {"method": first.method, "alpha": first.alpha, "layers": len(specs),
+            "ranks": {n: o.rank for n, o in specs} if first.method == "svd" else None,
+            "online": {n: o.online for n, o in specs}}
+
+
 def with_quant_seed(q: Any, seed: int) -> Any:
     """A copy of ``q`` whose sub-seeds (timestep draws, reconstruction batches and rounding
     init) are offset by the run's ``quant.seed``: seed 0 keeps them as configured."""
@@ -127,7 +137,8 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
     schedule = load_schedule(fp, q) if getattr(q, "schedule", None) else None
     plan = plan_for(qmodel.network, q, validated) if schedule is None else None
     static = (plan or schedule).needs_static_calibration()
-    needs_data = needs_data or static
+    smoothing = plan is not None and plan.needs_outlier_statistics()
+    needs_data = needs_data or static or smoothing
     t0 = time.perf_counter()
     calib = build_calibration(fp, q, seed) if needs_data else None
     layout: dict[str, Any] = {}
@@ -143,7 +154,8 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
         if static:
             calibrate_schedule(qmodel.network, calib.batches)
     else:
-        report = quantize_(qmodel.network, calib=calibrate if static else None, plan=plan)
+        report = quantize_(qmodel.network, calib=calibrate if static else None, plan=plan,
+                           outlier_calib=calib.run if smoothing else None)
     if not static and calib is not None and q.calibration.shortcut_split:
         _apply_layout(fp, qmodel.network, q, calib, layout)     # weight slices only
     calibration_s = time.perf_counter() - t0
@@ -172,6 +184,8 @@ def run_ptq(fp: GeneratorAdapter, q: Any, seed: int, validated: bool = False) ->
         info["reconstruction_s"] = round(time.perf_counter() - t1, 3)
     info["ptq_s"] = round(time.perf_counter() - t0, 3)
     info["coverage"] = report.counts()
+    if plan is not None and any(s.outlier for s in plan.layers):
+        info["outlier"] = outlier_summary(plan)
     if schedule is not None:
         info["schedule"] = [w.label() for w in schedule.windows]
     return QuantOutcome(qmodel, report, info)

@@ -15,6 +15,7 @@ class LayerReport:
     weight: str | None = None       # e.g. "int8 sym PerChannel"
     activation: str | None = None
     reason: str = ""
+    outlier: str | None = None      # outlier method (smooth, rotate, svd), genq.quant.outliers
 
 
 @dataclass
