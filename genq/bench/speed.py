@@ -33,16 +33,14 @@ MODEL_BYTES_METHOD = {
 def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
-    from genq.bench.allocator import allocator_state, pinned_allocator
+    from genq.bench.allocator import allocator_state
 
     if getattr(b, "backend", "fake-quant") != "fake-quant":
         from genq.config.bench import check_bench
 
         check_bench(b)
-        # glibc's malloc pinned for this measurement only, as it was afterwards (genq.bench.allocator)
-        with pinned_allocator(getattr(b, "pin_allocator", True)) as allocator, \
-                _threads(getattr(b, "threads", None)):
-            return {**measure_real(fp, qmodel, b, noise), "allocator": allocator}
+        with _threads(getattr(b, "threads", None)):
+            return measure_real(fp, qmodel, b, noise)
     allocator = allocator_state()       # a simulated timing never pins
     bench_noise = noise[:b.batch_size]
     t_fp = time_call(lambda: fp.sample(bench_noise, b.batch_size), len(bench_noise), b.warmup, b.repeats)
@@ -97,6 +95,7 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     from genq.bench.backends.cpu_int8 import FLOAT_OPS, INT8_OPS
     from genq.bench.backends.real import DETAIL, build_backend, build_baseline, variant_name
     from genq.bench.backends.runner import PeakRSS, returns_sample_object, time_interleaved
+    from genq.bench.allocator import pinned_allocator
     from genq.quant.modules import drop_weight_caches
 
     backend = b.backend
@@ -114,7 +113,10 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
     if qmodel is not None:      # first, so that its weight caches can be freed while the variants build
         with torch.inference_mode():
             images["simulated"] = qmodel.sample(bench_noise, n)
+        drop_weight_caches(qmodel.network)     # a full-size model's cache is as large as its weights
     built = build_backend(backend, fp, qmodel, b, example_args, wrap)   # a refusal comes first
+    if qmodel is not None:
+        drop_weight_caches(qmodel.network)     # filled again by the int8 lowering
     variants = {}
     run_noise = bench_noise
     if on_cuda:
@@ -154,8 +156,12 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                 peak[name] = rss.growth
 
     load_before = os.getloadavg()
-    times = time_interleaved({k: (lambda v=v: v.adapter.sample(run_noise, n)) for k, v in variants.items()},
-                             b.warmup, b.repeats, torch.cuda.synchronize if on_cuda else None)
+    # glibc's malloc pinned while timing only, as it was afterwards (genq.bench.allocator); not
+    # while the variants build: pinned, the freed copies of a full-size model's weights stay in
+    # the heap (DiT-XL/2 was OOM-killed at 22.5 GB of a 24 GB machine)
+    with pinned_allocator(getattr(b, "pin_allocator", True)) as allocator:
+        times = time_interleaved({k: (lambda v=v: v.adapter.sample(run_noise, n)) for k, v in variants.items()},
+                                 b.warmup, b.repeats, torch.cuda.synchronize if on_cuda else None)
     load_after = os.getloadavg()
     ms = {k: 1000.0 * statistics.median(t) / n for k, t in times.items()}
     fp_ms = ms["fp32_eager"]
@@ -182,6 +188,7 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
         "coverage": summarize(v.coverage),
         "coverage_table": as_dicts(v.coverage),
         "notes": v.extra.get("notes", []),
+        "allocator": allocator,
         "timing": f"{b.repeats} round-robin rounds over {list(variants)} after {b.warmup} warm-up call(s) "
                   f"each, median; batch {n}; whole sampler ({getattr(fp, 'num_inference_steps', 1)} "
                   f"network calls per image batch for diffusion); all in one process",
