@@ -39,19 +39,24 @@ FLOAT = ["fp32_eager", "fp32_compiled", "bf16", "bf16_compiled"]
 W4 = {"speed_dit_xl2": ["w4a16"], "speed_pixart_sigma": ["w4a16"]}
 
 
-def job_overrides(model: str, batch: int, threads: int | None, repeats: int, arm: bool) -> list[str]:
+def job_overrides(model: str, batch: int, threads: int | None, repeats: int, arm: bool,
+                  part: str = "all") -> list[str]:
+    """genq overrides of one job. ``part``: ``all`` (every variant in one process), ``float``
+    (FP32 eager/compiled, bf16 eager, bf16 compiled: ``bench=cpu_bf16`` compiled, no quantized
+    model) or ``low`` (FP32 eager, int8 and the W4 variants)."""
     # int8 with bf16 around it only where the CPU has bf16 instructions (elsewhere bf16 is
     # emulated, several times slower than FP32, and a second int8 graph costs gigabytes)
     bf16_isa = {"avx512_bf16", "amx_bf16"} & set(cpu_info()["isa"])
-    variants = FLOAT + (["int8_bf16"] if bf16_isa else []) + W4.get(model, []) + \
-        (["w4a8"] if arm and model in W4 else [])
-    out = [f"model={model}", "quant=w8a8", "quant.calib_samples=4", "bench=cpu_int8",
-           f"bench.batch_size={batch}", f"bench.repeats={repeats}", "bench.warmup=1",
-           f"bench.baselines=[{','.join(variants)}]", "logger=none"]
+    low = (["int8_bf16"] if bf16_isa else []) + W4.get(model, []) + (["w4a8"] if arm and model in W4 else [])
+    common = [f"model={model}", f"bench.batch_size={batch}", f"bench.repeats={repeats}", "bench.warmup=1",
+              "logger=none"] + ([f"bench.threads={threads}"] if threads else [])
+    if part == "float":
+        return common + ["quant=fp32", "bench=cpu_bf16", "bench.compile=true",
+                         "bench.baselines=[fp32_eager,fp32_compiled,bf16]"]
+    variants = (FLOAT if part == "all" else ["fp32_eager"]) + low
+    out = common + ["quant=w8a8", "quant.calib_samples=4", "bench=cpu_int8", f"bench.baselines=[{','.join(variants)}]"]
     if int8_pairs_saturate():
         out.append("quant.a_bits=7")
-    if threads:
-        out.append(f"bench.threads={threads}")
     return out
 
 
@@ -78,38 +83,50 @@ def run_job(key: str, overrides: list[str], folder: Path, seconds_left: float) -
     return "done" if proc.returncode == 0 and (folder / "result.json").exists() else "failed"
 
 
-def rows_of(record: dict, model: str, batch: int) -> dict:
-    s = record["speed"]
-    ms = s["latency_ms_per_image_by_backend"]
-    bf16 = {k: v for k, v in ms.items() if "bf16" in k and "int8" not in k}
-    best_bf16 = min(bf16, key=bf16.get) if bf16 else None
-    agree = s.get("agreement", {})
-    row = {"model": model, "batch": batch, "cpu": record["env"]["cpu"]["model"],
-           "isa": " ".join(record["env"]["cpu"]["isa"]), "threads": s["threads"],
-           "recipe": record["quant"]["recipe"], "best_bf16": best_bf16}
-    for k, v in ms.items():
-        row[f"ms_{k}"] = round(v, 2)
-        row[f"peak_mb_{k}"] = round(s["peak_memory_bytes"].get(k, 0) / 2 ** 20, 1)
-    for k in ms:
-        if k.startswith(("int8", "w4")):
-            row[f"{k}_vs_fp32_eager"] = round(ms["fp32_eager"] / ms[k], 3)
-            if best_bf16:
-                row[f"{k}_vs_best_bf16"] = round(ms[best_bf16] / ms[k], 3)
-            row[f"rel_rms_real_vs_sim_{k}"] = agree.get("rel_rms_real_vs_simulated", {}).get(k)
-    row["model_bytes_fp"] = s["model_bytes_fp"]
-    row["model_bytes_int8"] = s["model_bytes"]
-    row["int8_layers"] = s["coverage"]["low_precision"]
-    row["fallback_layers"] = s["coverage"]["fallback"]
-    row["build_s"] = json.dumps(s["build_s"])
+def rows_of(records: list[dict], model: str, batch: int) -> dict:
+    """One row from the record(s) of a (model, batch): every variant's ms per image and its
+    speedup over the FP32 eager timed in the same process (with two processes, ratios between
+    variants of different processes are ratios of those speedups)."""
+    row = {"model": model, "batch": batch, "processes": len(records)}
+    speedup: dict[str, float] = {}
+    for record in records:
+        s = record["speed"]
+        ms = s["latency_ms_per_image_by_backend"]
+        row.update({"cpu": record["env"]["cpu"]["model"], "isa": " ".join(record["env"]["cpu"]["isa"]),
+                    "threads": s["threads"]})
+        agree = s.get("agreement", {})
+        for k, v in ms.items():
+            key = k if k != "fp32_eager" or len(records) == 1 else f"fp32_eager_{s['variant']}"
+            row[f"ms_{key}"] = round(v, 2)
+            row[f"peak_mb_{key}"] = round(s["peak_memory_bytes"].get(k, 0) / 2 ** 20, 1)
+            if k != "fp32_eager":
+                speedup[k] = ms["fp32_eager"] / v
+            if k.startswith(("int8", "w4")):
+                row[f"rel_rms_real_vs_sim_{k}"] = agree.get("rel_rms_real_vs_simulated", {}).get(k)
+        if s["backend"] == "cpu_int8":
+            row.update({"recipe": record["quant"]["recipe"], "model_bytes_fp": s["model_bytes_fp"],
+                        "model_bytes_int8": s["model_bytes"], "int8_layers": s["coverage"]["low_precision"],
+                        "fallback_layers": s["coverage"]["fallback"]})
+        row[f"build_s_{s['variant']}"] = json.dumps(s["build_s"])
+    bf16 = {k: v for k, v in speedup.items() if "bf16" in k and "int8" not in k}
+    best_bf16 = max(bf16, key=bf16.get) if bf16 else None
+    row["best_bf16"] = best_bf16
+    for k, v in speedup.items():
+        row[f"{k}_vs_fp32_eager"] = round(v, 3)
+        if best_bf16 and k.startswith(("int8", "w4")):
+            row[f"{k}_vs_best_bf16"] = round(v / bf16[best_bf16], 3)
     return row
 
 
 def table(rows: list[dict], status: dict) -> str:
     variants = ["fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "int8", "int8_bf16", "w4a16", "w4a8"]
-    head = "| model | batch | " + " | ".join(variants) + " | int8 / best bf16 | int8 / FP32 eager | int8 real vs sim (rel. RMS) |"
+    head = "| model | batch | " + " | ".join(variants) + \
+        " | int8 / best bf16 | int8 / FP32 eager | int8 real vs sim (rel. RMS) |"
     lines = [head, "|" + "---|" * (len(variants) + 5)]
     for r in rows:
-        cells = [f"{r[f'ms_{v}']:.0f}" if f"ms_{v}" in r else "-" for v in variants]
+        cells = [f"{r[f'ms_{v}']:.0f}" if f"ms_{v}" in r else
+                 (f"{r[f'ms_{v}_bf16_compiled']:.0f} / {r[f'ms_{v}_int8']:.0f}" if f"ms_{v}_int8" in r else "-")
+                 for v in variants]
         lines.append(f"| {r['model']} | {r['batch']} | " + " | ".join(cells) +
                      f" | {r.get('int8_vs_best_bf16', '-')}x | {r.get('int8_vs_fp32_eager', '-')}x | "
                      f"{r.get('rel_rms_real_vs_sim_int8') or 0:.4f} |")
@@ -127,6 +144,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads while timing (default: torch's)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default=str(ROOT / "results" / "kernels_fullsize"))
+    p.add_argument("--split", action="store_true",
+                   help="two processes per (model, batch): float variants, then int8/W4 variants, each with "
+                        "its own FP32 eager (for machines that cannot hold every variant of a full-size "
+                        "model at once: DiT-XL/2 with all of them passed 22 GB)")
     p.add_argument("overrides", nargs="*", help="more genq overrides for every job (e.g. experiment=smoke)")
     a = p.parse_args()
     out = Path(a.out)
@@ -135,20 +156,25 @@ def main() -> None:
           f"budget {a.budget_min:.0f} min", flush=True)
     deadline = time.monotonic() + 60 * a.budget_min
     arm = "aarch64" in os.uname().machine
+    parts = ["float", "low"] if a.split else ["all"]
     status, rows = {}, []
     for batch in [int(b) for b in a.batches.split(",")]:
         for model in a.models.split(","):
-            key = f"{model} batch {batch}"
-            folder = out / "runs" / f"{model}_b{batch}"
-            if not (folder / "result.json").exists():
-                left = deadline - time.monotonic()
-                status[key] = "not started: the budget ran out" if left <= 0 else \
-                    run_job(key, job_overrides(model, batch, a.threads, a.repeats, arm) + a.overrides, folder, left)
-                if status[key] != "done":
-                    print(f"   {key}: {status[key]}", flush=True)
-                    continue
-            status[key] = "done"
-            rows.append(rows_of(json.loads((folder / "result.json").read_text()), model, batch))
+            records = []
+            for part in parts:
+                key = f"{model} batch {batch}" + ("" if part == "all" else f" ({part} variants)")
+                folder = out / "runs" / (f"{model}_b{batch}" + ("" if part == "all" else f"_{part}"))
+                if not (folder / "result.json").exists():
+                    left = deadline - time.monotonic()
+                    status[key] = "not started: the budget ran out" if left <= 0 else run_job(
+                        key, job_overrides(model, batch, a.threads, a.repeats, arm, part) + a.overrides, folder, left)
+                    if status[key] != "done":
+                        print(f"   {key}: {status[key]}", flush=True)
+                        continue
+                status[key] = "done"
+                records.append(json.loads((folder / "result.json").read_text()))
+            if records:
+                rows.append(rows_of(records, model, batch))
     if rows:
         keys = list(dict.fromkeys(k for r in rows for k in r))
         with open(out / "speed.csv", "w", newline="") as f:

@@ -29,6 +29,11 @@ DETAIL = {
 }
 
 
+# Every first call (which compiles a compiled variant) runs under torch.inference_mode, as the
+# sampling and timing calls do: Dynamo guards on the grad mode, so a first call under no_grad
+# made the first sampling call recompile (2 minutes per variant on a full-size model).
+
+
 @dataclass
 class Variant:
     adapter: GeneratorAdapter
@@ -78,7 +83,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
                             "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
         built = build_cpu_int8(qmodel.network, example_args, compile=b.compile, mixed_bf16=b.mixed_bf16,
                                mode=b.compile_mode, allow_saturation=b.allow_int8_saturation)
-        with torch.no_grad(), stage("cpu_int8: compiling the int8 graph (Inductor, minutes)"):
+        with torch.inference_mode(), stage("cpu_int8: compiling the int8 graph (Inductor, minutes)"):
             built["fn"](*example_args)        # compile now, so build_s holds the compile time
         rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
@@ -88,7 +93,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
         from genq.bench.backends.cpu_w4 import build_cpu_w4
 
         built = build_cpu_w4(backend, fp.network, b.w4_group_size, qmodel.network if qmodel is not None else None)
-        with torch.no_grad(), stage(f"{backend}: first call"):
+        with torch.inference_mode(), stage(f"{backend}: first call"):
             built["fn"](*example_args)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], built["model_bytes"], built["coverage"],
                        time.perf_counter() - start, {"notes": built["notes"]})
@@ -103,7 +108,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
             fn = autocast_fn(fp.network, dtype, "cpu")
             how, note, nbytes = (f"{dtype} (autocast)",
                                  "autocast keeps FP32 weights and casts them at run time", model_bytes(fp.network))
-        with torch.no_grad():
+        with torch.inference_mode():
             fn(*example_args)
         rows = [CoverageRow(n, type(m).__name__, how, "oneDNN")
                 for n, m in fp.network.named_modules()
@@ -117,7 +122,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
     check_kernel_formats(backend, qmodel.network if qmodel is not None else None)
     built = build_cuda(backend, fp.network, compile=b.compile, mode=b.compile_mode)
     cuda_args = tuple(a.cuda() for a in example_args)
-    with torch.no_grad():
+    with torch.inference_mode():
         built["fn"](*cuda_args)
     from genq.bench.backends.format_match import format_notes
 
@@ -158,6 +163,6 @@ def build_baseline(name: str, fp: GeneratorAdapter, b: Any, example_args: tuple,
         fn = cast_fn(fp.network, "bfloat16", compile=True, mode=b.compile_mode)
     else:
         fn = autocast_fn(fp.network, "float16")
-    with torch.no_grad(), stage(f"baseline {name}: first call (compiles when compiled)"):
+    with torch.inference_mode(), stage(f"baseline {name}: first call (compiles when compiled)"):
         fn(*example_args)
     return Variant(with_backend(fp, fn, wrap), fn, build_s=time.perf_counter() - start)
