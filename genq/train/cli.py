@@ -43,7 +43,7 @@ def train_model(cfg: DictConfig) -> Path:
     m, t = cfg.model, cfg.model.train
     if m.get("hub"):
         raise GenqError(f"model={m.name} is a pretrained hub model; genq-train trains the embedded "
-                        "models: dcgan_digits, ddpm_digits, digits_classifier.")
+                        "models: dcgan_digits, ddpm_digits, dit_digits, digits_classifier.")
     out = Path(cfg.out_dir or cache_dir() / "models" / m.name).expanduser().resolve()
     data = dict(resolution=cfg.data.resolution, test_fraction=cfg.data.test_fraction,
                 split_seed=cfg.data.split_seed)
