@@ -27,7 +27,7 @@ from torch import nn
 
 from genq.errors import GenqError
 from genq.models.base import device_and_dtype
-from genq.models.diffusion import DiffusionAdapter
+from genq.models.diffusion import DEFAULT_SCHEDULER, DiffusionAdapter
 
 
 def labels_of_noise(noise: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -54,8 +54,6 @@ class DiTAdapter(DiffusionAdapter):
         if not self.arch.get("num_embeds_ada_norm"):
             raise GenqError(f"model.arch.num_embeds_ada_norm={self.arch.get('num_embeds_ada_norm')!r}; "
                             "accepted: the number of classes (a positive integer).")
-        from genq.models.diffusion import DEFAULT_SCHEDULER
-
         self.scheduler_config = dict(DEFAULT_SCHEDULER if scheduler is None else scheduler)
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = float(guidance_scale)
