@@ -155,7 +155,11 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     record = {"schema": SCHEMA_VERSION, "run_id": run_id, "experiment": cfg.experiment,
               "model": m.name, "data": cfg.data.name, "reference": reference,
               "compatibility": compatibility,
-              "model_source": getattr(fp, "source", None), "quant": quant_info, "metrics": metrics,
+              "model_source": getattr(fp, "source", None),
+              # classifier-free guidance of the sampling (both passes through the same network);
+              # null: the model has none
+              "guidance_scale": getattr(fp, "guidance_scale", None),
+              "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
               "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",
               "processes": dist.world_size,

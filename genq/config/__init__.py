@@ -54,6 +54,8 @@ class ModelConfig:
     # config (e.g. timestep_spacing: trailing)
     scheduler: dict[str, Any] = field(default_factory=dict)
     num_inference_steps: int = 50               # diffusion sampling (DDIM) steps
+    # an embedded diffusion model's network: UNet2DModel | DiTTransformer2DModel (class-conditional)
+    network_class: str = "UNet2DModel"
     sample_batch_size: int = 256                # samples per sampling batch
     train: TrainConfig = field(default_factory=TrainConfig)
     # --- pretrained models (model=hub_ddpm | hub_ldm | hub_sd | hub_gan); ``weights`` and

@@ -48,6 +48,11 @@ class DiffusionAdapter(GeneratorAdapter):
         gen = torch.Generator().manual_seed(seed)
         return torch.randn(n, *self.image_shape, generator=gen)
 
+    def training_prediction(self, x_t: torch.Tensor, t: torch.Tensor,
+                            labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The predicted noise of the network in training mode (genq.train.diffusion)."""
+        return self.network(x_t, t).sample
+
     # --- the sampler loop's hooks (genq.models.sampler) ---------------------------------
     step_kwargs = {"eta": 0.0}
 

@@ -22,6 +22,7 @@ from genq.models.base import GeneratorAdapter
 from genq.models.checkpoint import load_part, read_config, save_checkpoint
 from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
+from genq.models.dit import DiTAdapter
 from genq.models.gan import GANAdapter
 from genq.models.speed import is_speed_model, load_speed_model
 
@@ -63,10 +64,17 @@ def _plain(node: Any) -> dict[str, Any]:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else dict(node)
 
 
-def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int) -> GeneratorAdapter:
+#: an embedded diffusion model's adapter, by the network class its checkpoint names
+DIFFUSION_ADAPTERS = {"UNet2DModel": DiffusionAdapter, "DiTTransformer2DModel": DiTAdapter}
+
+
+def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int,
+                  guidance_scale: float = 1.0) -> GeneratorAdapter:
     try:
         if family == "gan":
             return GANAdapter(ckpt["arch"])
+        if ckpt.get("class") == "DiTTransformer2DModel":
+            return DiTAdapter(ckpt["arch"], ckpt.get("scheduler") or None, num_inference_steps, guidance_scale)
         return DiffusionAdapter(ckpt["arch"], ckpt.get("scheduler") or None, num_inference_steps)
     except (TypeError, ValueError, KeyError) as err:
         raise GenqError(f"model architecture {ckpt.get('arch')!r} is invalid ({err}).") from err
@@ -120,17 +128,21 @@ def load_generator(model_cfg: Any, device: str | None = None,
     if is_speed_model(model_cfg.name):     # a published config, random weights (genq.models.speed)
         with seeded_init(init_seed):
             return load_speed_model(model_cfg, arch, init_seed)
+    expected = "DCGAN" if family == "gan" else model_cfg.network_class
+    if family == "diffusion" and expected not in DIFFUSION_ADAPTERS:
+        raise GenqError(f"model.network_class={expected!r} is not an embedded diffusion network; "
+                        f"accepted: {', '.join(DIFFUSION_ADAPTERS)}.")
+    guidance = model_cfg.guidance_scale if expected == "DiTTransformer2DModel" else 1.0
     folder = resolve_weights(model_cfg.name, model_cfg.weights)
     if folder is None:
-        ckpt = {"arch": arch, "scheduler": _plain(model_cfg.scheduler)}
+        ckpt = {"class": expected, "arch": arch, "scheduler": _plain(model_cfg.scheduler)}
         with seeded_init(init_seed):
-            return _adapter_from(ckpt, family, model_cfg.num_inference_steps)
+            return _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance)
     ckpt = read_config(folder)
-    expected = "DCGAN" if family == "gan" else "UNet2DModel"
     if ckpt.get("class") != expected:
         raise GenqError(f"checkpoint {str(folder)!r} holds a {ckpt.get('class')!r}; "
                         f"model={model_cfg.name!r} needs a {expected!r} checkpoint.")
-    adapter = _adapter_from(ckpt, family, model_cfg.num_inference_steps)
+    adapter = _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance)
     for part, module in adapter.checkpoint_parts().items():
         load_part(folder, part, module)
     return adapter

@@ -27,6 +27,7 @@ from genq.data import load_digits
 from genq.errors import GenqError
 from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
+from genq.models.dit import DiTAdapter
 from genq.models.gan import GANAdapter
 from genq.models.registry import cache_dir, save_classifier
 
@@ -42,7 +43,7 @@ def train_model(cfg: DictConfig) -> Path:
     m, t = cfg.model, cfg.model.train
     if m.get("hub"):
         raise GenqError(f"model={m.name} is a pretrained hub model; genq-train trains the embedded "
-                        "models: dcgan_digits, ddpm_digits, digits_classifier.")
+                        "models: dcgan_digits, ddpm_digits, dit_digits, digits_classifier.")
     out = Path(cfg.out_dir or cache_dir() / "models" / m.name).expanduser().resolve()
     data = dict(resolution=cfg.data.resolution, test_fraction=cfg.data.test_fraction,
                 split_seed=cfg.data.split_seed)
@@ -60,9 +61,12 @@ def train_model(cfg: DictConfig) -> Path:
         stats = train_gan(adapter, train.images, t.steps, t.batch_size, t.lr, t.seed)
         adapter.save(out)
     elif m.family == "diffusion":
-        adapter = DiffusionAdapter(arch, OmegaConf.to_container(m.scheduler, resolve=True) or None,
-                                   m.num_inference_steps)
-        stats = train_diffusion(adapter, train.images, t.steps, t.batch_size, t.lr, t.ema_decay, t.seed)
+        scheduler = OmegaConf.to_container(m.scheduler, resolve=True) or None
+        conditional = m.network_class == "DiTTransformer2DModel"
+        adapter = (DiTAdapter(arch, scheduler, m.num_inference_steps) if conditional
+                   else DiffusionAdapter(arch, scheduler, m.num_inference_steps))
+        stats = train_diffusion(adapter, train.images, t.steps, t.batch_size, t.lr, t.ema_decay, t.seed,
+                                train.labels if conditional else None)
         adapter.save(out)
     else:
         raise GenqError(f"model.family={m.family!r} cannot be trained; accepted: classifier, gan, diffusion.")

@@ -1,5 +1,5 @@
-"""Train a DDPM noise predictor (Ho et al., 2020): epsilon-prediction MSE at uniformly
-drawn timesteps, AdamW with warm-up and cosine decay, and an exponential moving average of
+"""Train a DDPM noise predictor (Ho et al., 2020, arXiv:2006.11239): epsilon-prediction MSE
+at uniformly drawn timesteps (class-conditional when ``labels`` are given: a DiT), AdamW with warm-up and cosine decay, and an exponential moving average of
 the weights (the EMA weights are the ones saved and sampled)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from genq.train.loop import check_finite, minibatches, progress
 
 
 def train_diffusion(adapter: DiffusionAdapter, images: torch.Tensor, steps: int, batch_size: int,
-                    lr: float, ema_decay: float, seed: int) -> dict[str, float]:
+                    lr: float, ema_decay: float, seed: int,
+                    labels: torch.Tensor | None = None) -> dict[str, float]:
     torch.manual_seed(seed)
     unet = adapter.network
     scheduler = adapter.training_scheduler()
@@ -25,12 +26,14 @@ def train_diffusion(adapter: DiffusionAdapter, images: torch.Tensor, steps: int,
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     unet.train()
-    bar = progress(steps, "train ddpm")
+    bar = progress(steps, f"train {type(unet).__name__}")
     n_t = scheduler.config.num_train_timesteps
-    for step, (x0,) in enumerate(minibatches(images, batch_size, steps, seed)):
+    extra = () if labels is None else (labels,)
+    for step, (x0, *y) in enumerate(minibatches(images, batch_size, steps, seed, *extra)):
         noise = torch.randn_like(x0)
         t = torch.randint(0, n_t, (x0.shape[0],))
-        loss = F.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, noise)
+        pred = adapter.training_prediction(scheduler.add_noise(x0, noise, t), t, y[0] if y else None)
+        loss = F.mse_loss(pred, noise)
         check_finite(loss, step, "diffusion")
         opt.zero_grad(set_to_none=True)
         loss.backward()
