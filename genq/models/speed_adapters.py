@@ -70,6 +70,12 @@ class SpeedAdapter(DiffusionAdapter):
         scheduler.set_timesteps(self.num_inference_steps)
         return scheduler
 
+    def _random_embeddings(self, n: int, offset: int, tokens: int, dim: int) -> torch.Tensor:
+        """Random conditioning embeddings (n, tokens, dim) of samples ``offset ..``."""
+        device, dtype = device_and_dtype(self.network)
+        rows = _seeded_rows(n, offset, self.embed_seed, lambda g: torch.randn(tokens, dim, generator=g))
+        return rows.to(device=device, dtype=dtype)
+
     def _t_batch(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return torch.full((x.shape[0],), int(t), dtype=torch.long, device=x.device)
 
@@ -87,10 +93,7 @@ class SpeedUNetAdapter(SpeedAdapter):
         return UNet2DConditionModel(**arch)
 
     def condition(self, n: int, offset: int) -> torch.Tensor:
-        device, dtype = device_and_dtype(self.network)
-        dim = self.arch["cross_attention_dim"]
-        rows = _seeded_rows(n, offset, self.embed_seed, lambda g: torch.randn(CLIP_TOKENS, dim, generator=g))
-        return rows.to(device=device, dtype=dtype)
+        return self._random_embeddings(n, offset, CLIP_TOKENS, self.arch["cross_attention_dim"])
 
     def network_inputs(self, x: torch.Tensor, t: torch.Tensor, cond: Any) -> tuple[tuple, dict[str, Any]]:
         _, dtype = device_and_dtype(self.network)
@@ -158,10 +161,7 @@ class SpeedPixArtAdapter(SpeedDiTAdapter):
         return PixArtNetwork(PixArtTransformer2DModel(**arch))
 
     def condition(self, n: int, offset: int) -> torch.Tensor:
-        device, dtype = device_and_dtype(self.network)
-        dim = self.arch["caption_channels"]
-        rows = _seeded_rows(n, offset, self.embed_seed, lambda g: torch.randn(T5_TOKENS, dim, generator=g))
-        return rows.to(device=device, dtype=dtype)
+        return self._random_embeddings(n, offset, T5_TOKENS, self.arch["caption_channels"])
 
     def network_inputs(self, x: torch.Tensor, t: torch.Tensor, cond: Any) -> tuple[tuple, dict[str, Any]]:
         _, dtype = device_and_dtype(self.network)
