@@ -22,11 +22,14 @@ demo: install
 	$(VENV)/bin/genq -m model=dcgan_digits,ddpm_digits quant=w8a8 hydra.sweep.dir=outputs/demo
 	$(PY) -m genq.report.summary outputs/demo
 
+# Two pytest-xdist workers: the suite is ~13 min on one core of the 2-core project machines
+# and ~7 min on two (each test pins torch to one thread, conftest.py). TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: install
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m slow
 
 clean:
 	rm -rf outputs multirun wandb .pytest_cache
