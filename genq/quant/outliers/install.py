@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from genq.errors import GenqError
+from genq.quant.outliers.input_hooks import observe_inputs
 from genq.quant.outliers.lowrank import LOWRANK_TYPES, lowrank_branch, matrix_dims
 from genq.quant.outliers.rotation import rotation_matrix
 from genq.quant.outliers.transforms import ChannelRotation, ChannelScale, LowRankResidual
@@ -87,25 +88,12 @@ def collect_input_absmax(model: nn.Module, names: list[str],
     :func:`genq.quant.apply.run_calibration` of its ``calib``). Run on the FP model, as
     SmoothQuant does."""
     stats: dict[str, torch.Tensor] = {}
-    hooks = []
-    for name in names:
-        mod = model.get_submodule(name)
-        target = target_for(mod)
 
-        def hook(m, args, kwargs, name=name, target=target):
-            x = args[0] if args else kwargs[target.input_arg]
-            amax = _channel_absmax(x, target.input_channel_axis).float()
-            stats[name] = amax if name not in stats else torch.maximum(stats[name], amax)
+    def observe(name: str, mod: nn.Module, x: torch.Tensor, axis: int) -> None:
+        amax = _channel_absmax(x, axis).float()
+        stats[name] = amax if name not in stats else torch.maximum(stats[name], amax)
 
-        hooks.append(mod.register_forward_pre_hook(hook, with_kwargs=True))
-    was_training = model.training
-    model.eval()
-    try:
-        run(model)
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    observe_inputs(model, names, observe, run)
     missing = [n for n in names if n not in stats]
     if missing:
         raise GenqError(f"smoothing needs calibration inputs of every layer, but {missing[0]} got "

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from genq.quant.modules import is_quantized
+from genq.quant.outliers.input_hooks import observe_inputs
 from genq.quant.targets import target_for
 
 
@@ -83,28 +84,15 @@ def outlier_statistics(model: nn.Module, calib: Any, names: Optional[list[str]] 
 
     names = _layers(model, names)
     acts = {n: (_Moments(), _Moments()) for n in names}
-    hooks = []
-    for name in names:
-        mod = model.get_submodule(name)
-        target = target_for(mod)
 
-        def hook(m, args, kwargs, name=name, target=target):
-            x = args[0] if args else kwargs[target.input_arg]
-            before, after = acts[name]
-            before.add(x, target.input_channel_axis)
-            for transform in (m._modules.get("input_transforms") or ()):
-                x = transform(x)
-            after.add(x, target.input_channel_axis)
+    def observe(name: str, mod: nn.Module, x: torch.Tensor, axis: int) -> None:
+        before, after = acts[name]
+        before.add(x, axis)
+        for transform in (mod._modules.get("input_transforms") or ()):
+            x = transform(x)
+        after.add(x, axis)
 
-        hooks.append(mod.register_forward_pre_hook(hook, with_kwargs=True))
-    was_training = model.training
-    model.eval()
-    try:
-        run_calibration(model, calib)
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    observe_inputs(model, names, observe, lambda m: run_calibration(m, calib))
     rows = []
     for name in names:
         mod = model.get_submodule(name)
