@@ -128,11 +128,12 @@ class HubTransformerT2IAdapter(HubDiffusionAdapter):
         return uncond + self.guidance_scale * (cond - uncond)
 
     def reconstruction_blocks(self, network: nn.Module) -> dict[str, str]:
-        """The transformer blocks (BasicTransformerBlock in PixArt, JointTransformerBlock in SD3)."""
-        from diffusers.models.attention import BasicTransformerBlock, JointTransformerBlock
+        """PixArt's transformer blocks (``BasicTransformerBlock``: adaLN-single, self- and
+        cross-attention, MLP; one output)."""
+        from diffusers.models.attention import BasicTransformerBlock
 
         return {name: "dit_block" for name, mod in network.named_modules()
-                if name and isinstance(mod, (BasicTransformerBlock, JointTransformerBlock))}
+                if name and isinstance(mod, BasicTransformerBlock)}
 
     # --- quant.components ------------------------------------------------------------------
     def extra_components(self) -> dict[str, dict[str, nn.Module]]:
@@ -260,6 +261,14 @@ class HubSD3Adapter(HubTransformerT2IAdapter):
 
     def postprocess(self, output: Any) -> torch.Tensor:
         return self.guide(output.sample.float())
+
+    def reconstruction_blocks(self, network: nn.Module) -> dict[str, str]:
+        """The MLPs (``FeedForward``) of the joint blocks; the rest is reconstructed layer by
+        layer. A ``JointTransformerBlock`` returns two streams (context, image) and BRECQ
+        here matches one output per block, so whole joint blocks are not units."""
+        from diffusers.models.attention import FeedForward
+
+        return {name: "mlp" for name, mod in network.named_modules() if isinstance(mod, FeedForward)}
 
     def describe_sampler(self) -> str | None:
         return (f"flow-matching Euler (the pipeline's scheduler), {self.num_inference_steps} steps, "

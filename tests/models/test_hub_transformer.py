@@ -280,3 +280,15 @@ def test_configs_compose_and_validate(name, hub):
     cfg = compose(f"model={name}", "experiment=smoke")
     validate(cfg)
     assert cfg.model.hub == hub and cfg.model.family == "diffusion" and cfg.quant.components is None
+
+
+@pytest.mark.parametrize("which, block, kind", [("dit", "transformer_blocks.0", "dit_block"),
+                                                ("pixart", "transformer.transformer_blocks.0", "dit_block"),
+                                                ("sd3", "transformer_blocks.0.ff", "mlp")])
+def test_block_reconstruction_runs_on_the_transformer_blocks(which, block, kind, folders):
+    """BRECQ's units: whole DiT/PixArt blocks (one output each); SD3's joint blocks return two
+    streams, so their MLPs are the units."""
+    fp, outcome = quantized(which, folders, None, "quant=w4a8_brecq", "quant.reconstruction.iters=3")
+    assert fp.reconstruction_blocks(fp.network)[block] == kind
+    assert outcome.info["reconstruction"] is not None
+    assert torch.isfinite(outcome.model.sample(fp.make_noise(2, 0))).all()
