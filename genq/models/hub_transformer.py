@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from genq.errors import GenqError
-from genq.models.hub import Repo, first_line, torch_dtype
+from genq.models.hub import Repo, fetch_command, first_line, torch_dtype
 
 #: pipeline class -> (model.hub kind, its transformer's class)
 PIPELINES = {"DiTPipeline": ("dit", "DiTTransformer2DModel"),
@@ -84,6 +84,22 @@ def _check_scheduler(repo: Repo, flow: bool) -> None:
                         f"transformer needs {want}; accepted: the pipeline's own scheduler config.")
 
 
+def check_weights(repo: Repo, models: list[str]) -> None:
+    """Every model component has a weight file on disk (a cached hub repo can hold its configs
+    only, when it was fetched with a filter or the fetch was cut short)."""
+    missing = [m for m in models if not any((repo.folder / m).glob("*.safetensors"))
+               and not any((repo.folder / m).glob("*.bin"))]
+    if not missing:
+        return
+    where = f"{missing[0]}/ of model.repo_id={repo.repo_id!r} holds no weight file (looked in " \
+            f"{str(repo.folder / missing[0])!r})"
+    if repo.is_local:
+        raise GenqError(f"{where}; accepted: a pipeline folder with the weights of every component "
+                        f"(diffusers' save_pretrained writes them).")
+    raise GenqError(f"{where}, and they could not be fetched; fetch the repo ahead with "
+                    f"{fetch_command(repo.repo_id)} on a machine with network access (same HF_HOME).")
+
+
 def load_pipeline_object(repo: Repo, index: dict[str, Any], dtype: torch.dtype, device: str | None) -> Any:
     """The diffusers pipeline, its weights fetched first (safetensors where the repo has them)."""
     from diffusers import DiffusionPipeline
@@ -95,6 +111,7 @@ def load_pipeline_object(repo: Repo, index: dict[str, Any], dtype: torch.dtype, 
                   and _role(k) == "tokenizer"]
     repo.fetch_weights(models)
     repo.fetch_files([f"{t}/*" for t in tokenizers])
+    check_weights(repo, models)
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True, "variant": repo.variant}
     if all(repo.has_safetensors(m) for m in models):
         kwargs["use_safetensors"] = True

@@ -292,3 +292,40 @@ def test_block_reconstruction_runs_on_the_transformer_blocks(which, block, kind,
     assert fp.reconstruction_blocks(fp.network)[block] == kind
     assert outcome.info["reconstruction"] is not None
     assert torch.isfinite(outcome.model.sample(fp.make_noise(2, 0))).all()
+
+
+def _cached(folder, tmp_path, monkeypatch, name: str):
+    """``folder`` laid out as `hf download someone/<name>` leaves it in HF_HUB_CACHE."""
+    from huggingface_hub import constants
+
+    commit = "0" * 40
+    repo = tmp_path / f"models--someone--{name}"
+    shutil.copytree(folder, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    return repo / "snapshots" / commit
+
+
+def test_hub_dit_fetched_ahead_loads_offline_from_the_hf_cache(folders, tmp_path, monkeypatch):
+    _cached(folders["dit"], tmp_path, monkeypatch, "tiny-dit")
+    adapter = load("dit", {"dit": "someone/tiny-dit"})
+    assert adapter.source["repo_id"] == "someone/tiny-dit" and not adapter.source["local"]
+    assert adapter.sample(adapter.make_noise(1, 0)).shape == (1, 1, 16, 16)
+
+
+def test_weights_missing_offline_say_how_to_fetch_them(folders, tmp_path, monkeypatch):
+    snapshot = _cached(folders["pixart"], tmp_path, monkeypatch, "tiny-pixart")
+    for weights in (snapshot / "transformer").glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(GenqError) as err:
+        load("pixart", {"pixart": "someone/tiny-pixart"})
+    message = str(err.value)
+    assert message.startswith("transformer/ of model.repo_id='someone/tiny-pixart' holds no weight file")
+    assert "hf download someone/tiny-pixart" in message and "\n" not in message
+    local = tmp_path / "local"
+    shutil.copytree(folders["dit"], local)
+    for weights in (local / "vae").glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(GenqError, match="vae/ of model.repo_id=.* holds no weight file .*accepted: a pipeline folder"):
+        load("dit", {"dit": local})
