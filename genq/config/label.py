@@ -175,9 +175,9 @@ def quantizer_suffix(q: Any) -> list[str]:
         out.append("plan")                      # a plan file decides the layers
     if _get(q, "schedule"):
         out.append("schedule")                  # a schedule file: plans per window of steps
-    components = _get(q, "components")
-    if components:                              # pipeline components quantized (genq.quant.components)
-        out.append("comp_" + "-".join(str(c) for c in components))
+    components = [str(c) for c in (_get(q, "components") or [])]
+    if set(components) - {"denoiser", "unet", "transformer", "generator"}:   # more than the denoiser
+        out.append("comp_" + "-".join(components))            # (genq.quant.components)
     return out
 
 

@@ -48,7 +48,7 @@ def check_index(repo: Repo, kind: str) -> dict[str, Any]:
     classes of the tables; returns the index."""
     index = repo.read_json("model_index.json")
     name = index.get("_class_name")
-    if name not in PIPELINES:
+    if not isinstance(name, str) or name not in PIPELINES:      # a list: a custom pipeline module
         hint = f"; use model={_UNET_PIPELINES[name]}" if name in _UNET_PIPELINES else ""
         raise GenqError(f"model.repo_id={repo.repo_id!r} holds a {name!r}, which genq's transformer hub "
                         f"models do not load; accepted: {', '.join(PIPELINES)}{hint}.")

@@ -108,6 +108,7 @@ class SpeedDiTAdapter(SpeedAdapter):
     output (the other half is the learned variance)."""
 
     network_class = "DiTTransformer2DModel"
+    network_role = "transformer"
 
     def build(self, arch: dict[str, Any]) -> nn.Module:
         return DiTTransformer2DModel(**arch)

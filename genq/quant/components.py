@@ -69,7 +69,7 @@ def resolve(adapter: Any, names: Any) -> list[str]:
             what = getattr(adapter, "source", None) or {}
             model = what.get("repo_id") or type(adapter).__name__
             raise GenqError(f"quant.components has {name!r}, but {model!r} has no such component "
-                            f"(its denoiser is a {role}); accepted for this model: denoiser, "
+                            f"(its network is a {role}); accepted for this model: denoiser, "
                             f"{', '.join(have)}.")
         if name not in out:
             out.append(name)
@@ -95,8 +95,10 @@ def _component_recipe(q: Any) -> Any:
     """The recipe a non-denoiser component gets: the formats and rules, without the globs and
     plan files that name the denoiser's layers."""
     q = copy.deepcopy(q)
-    q.include, q.exclude, q.overrides = [], [], []
-    if "plan" in q:
+    for key in ("include", "exclude", "overrides"):
+        if hasattr(q, key):
+            setattr(q, key, [])
+    if getattr(q, "plan", None):
         q.plan = None
     return q
 

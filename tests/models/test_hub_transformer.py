@@ -209,7 +209,7 @@ def test_components_on_the_unet_latent_models(which, components, listed, folders
 
 
 @pytest.mark.parametrize("which, components, message", [
-    ("ddpm", "[unet,vae_decoder]", "has no such component (its denoiser is a unet); accepted for this model: "
+    ("ddpm", "[unet,vae_decoder]", "has no such component (its network is a unet); accepted for this model: "
                                    "denoiser, unet."),
     ("dit", "[text_encoder]", "'text_encoder', but"),
     ("sd", "[transformer]", "accepted for this model: denoiser, unet, vae_decoder, text_encoder."),
@@ -329,3 +329,21 @@ def test_weights_missing_offline_say_how_to_fetch_them(folders, tmp_path, monkey
         weights.unlink()
     with pytest.raises(GenqError, match="vae/ of model.repo_id=.* holds no weight file .*accepted: a pipeline folder"):
         load("dit", {"dit": local})
+
+
+@pytest.mark.parametrize("components, label", [(None, "w8a8"), ("[denoiser]", "w8a8"),
+                                               ("[transformer,vae_decoder]", "w8a8_comp_transformer-vae_decoder")])
+def test_recipe_label_names_the_quantized_components(components, label):
+    more = [f"quant.components={components}"] if components else []
+    assert compose("model=hub_dit", "quant=w8a8", *more).quant.recipe == label
+
+
+def test_embedded_models_have_their_network_as_their_only_component():
+    from genq.quant.components import available
+
+    for name, role in (("ddpm_digits", "unet"), ("dit_digits", "transformer"), ("dcgan_digits", "generator")):
+        adapter = load_generator(compose(f"model={name}", "experiment=smoke").model)
+        assert available(adapter) == [role]
+        with pytest.raises(GenqError, match=f"has no such component \\(its network is a {role}\\)"):
+            from genq.quant.components import resolve
+            resolve(adapter, ["vae_decoder"])
