@@ -106,6 +106,11 @@ def load_hub_generator(model_cfg: Any, device: str | None = None,
     if kind in ("dit", "t2i"):
         from genq.models.hub_transformer import load_transformer_pipeline
 
+        if model_cfg.subfolders:
+            raise GenqError(f"model.subfolders={_plain(model_cfg.subfolders)} does not apply to model="
+                            f"{model_cfg.name}: transformer pipelines are read from their model_index.json; "
+                            "accepted: {} (empty).")
+
         return load_transformer_pipeline(
             model_cfg.repo_id, kind=kind, revision=model_cfg.revision, variant=model_cfg.variant,
             dtype=model_cfg.dtype, device=device, scheduler=_plain(model_cfg.scheduler),

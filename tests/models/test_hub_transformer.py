@@ -347,3 +347,8 @@ def test_embedded_models_have_their_network_as_their_only_component():
         with pytest.raises(GenqError, match=f"has no such component \\(its network is a {role}\\)"):
             from genq.quant.components import resolve
             resolve(adapter, ["vae_decoder"])
+
+
+def test_subfolders_do_not_apply_to_transformer_pipelines(folders):
+    with pytest.raises(GenqError, match="model.subfolders=.* does not apply to model=hub_dit"):
+        load("dit", folders, "+model.subfolders.unet=transformer")
