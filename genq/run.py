@@ -118,6 +118,10 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
     report = outcome.report if outcome else None
     if outcome:
         quant_info.update(outcome.info)
+    else:                      # method=fp: every component of the pipeline stays FP
+        from genq.quant.components import summary
+
+        quant_info["components"] = summary(fp, [])
     if qmodel is not None and b.backend in CUDA_BACKENDS:   # before sampling: formats no GPU kernel runs
         check_kernel_formats(b.backend, qmodel.network)
     # bits per weight / input-activation element, scales and low-rank branches included

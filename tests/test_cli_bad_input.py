@@ -31,6 +31,8 @@ CONFIG_CASES = [
     ("per_token_static", ("quant.a_granularity=per_token",), "quant.a_granularity=per_token needs"),
     ("observer_unknown", ("quant.observer=median",), "quant.observer='median' is not supported"),
     ("first_last_unknown", ("quant.first_last=drop",), "quant.first_last='drop' is not supported"),
+    ("components_unknown", ("quant.components=[unet,vae]",),
+     "quant.components has 'vae', which is not a component name; accepted: denoiser, unet"),
     ("outlier_rank", ("quant.outlier.method=svd", "quant.outlier.rank=2.5"), "quant.outlier.rank=2.5 is not a rank"),
     ("override_bits", ("quant.overrides=[{pattern: 'conv*', w_bits: 1}]",), "quant.overrides[0].w_bits=1"),
     ("fp_with_bits", ("quant=fp32", "quant.w_bits=8"), "quant.method='fp' quantizes nothing"),

@@ -60,7 +60,7 @@ class ModelConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     # --- pretrained models (model=hub_ddpm | hub_ldm | hub_sd | hub_gan); ``weights`` and
     # ``tiny`` do not apply to them.
-    hub: Optional[str] = None                   # what repo_id holds: ddpm | ldm | sd | gan; null: a genq model
+    hub: Optional[str] = None                   # what repo_id holds: ddpm | ldm | sd | dit | t2i | gan; null: a genq model
     repo_id: Optional[str] = None               # Hugging Face Hub id (owner/name) or a local folder
     revision: Optional[str] = None              # hub branch, tag or commit; null: main
     variant: Optional[str] = None               # weight files variant, e.g. fp16 (*.fp16.safetensors)
@@ -71,10 +71,13 @@ class ModelConfig:
     # VAE latents are decoded as vae.decode(z / latent_scale); null: the VAE config's
     # scaling_factor (1.0 for a VQ VAE whose config sets none)
     latent_scale: Optional[float] = None
-    guidance_scale: float = 7.5                 # text-to-image classifier-free guidance; <= 1: off
+    guidance_scale: float = 7.5                 # classifier-free guidance (text-to-image, hub_dit); <= 1: off
     negative_prompt: str = ""                   # text-to-image: the unconditional prompt of guidance
     # text-to-image prompts; noise sample i gets prompts[i % len]; data.prompts win when set
     prompts: list[str] = field(default_factory=list)
+    # transformer text-to-image (model=hub_transformer_t2i): tokens per prompt of the T5/CLIP
+    # encoders; null: the pipeline's default (PixArt-Sigma 300, PixArt-alpha 120, SD3 256)
+    max_sequence_length: Optional[int] = None
 
 
 @dataclass
@@ -156,6 +159,9 @@ class QuantConfig:
     qat: QATConfig = field(default_factory=QATConfig)   # method=qat only
     # smoothing, rotation or SVDQuant's low-rank branch before quantizing (docs/outliers.md)
     outlier: OutlierConfig = field(default_factory=OutlierConfig)
+    # pipeline components quantized (genq.quant.components): null = the denoiser alone, or a
+    # list of denoiser | unet | transformer | generator | vae_decoder | text_encoder
+    components: Optional[list[str]] = None
 
 
 @dataclass
@@ -259,6 +265,9 @@ def _check_format(key: str, name: Optional[str]) -> None:
 def validate_quant(q: Any) -> None:
     """Check a quant config before any calibration starts (one sentence per problem)."""
     check_choice("quant.method", q.method, METHODS)
+    from genq.config.components import check_component_names
+
+    check_component_names(getattr(q, "components", None))
     for key in ("w_bits", "a_bits", "attn_bits", "softmax_bits"):
         _check_bits(f"quant.{key}", getattr(q, key, None))
     check_choice("quant.granularity", q.granularity, GRANULARITIES)

@@ -23,7 +23,8 @@ are exactly the labels of their own settings. Scheme (``docs/recipes.md``)::
   ``w_<observer>`` / ``a_<observer>``; QAT's baseline observers are ``mse``), ``w_frozen``
   (QAT learning the step sizes only), ``attn{bits}``, ``softmax{bits}``, ``first_last_fp`` /
   ``first_last_int8``, ``layers_<types>``, ``include{n}``, ``exclude{n}``, ``overrides{n}``,
-  ``plan`` (a plan file), ``schedule`` (a precision schedule file).
+  ``plan`` (a plan file), ``schedule`` (a precision schedule file), ``comp_<names>``
+  (``quant.components`` set: ``comp_transformer-vae_decoder``).
 
 Hyperparameters (calibration samples, timesteps kept, iterations, learning rates, the
 percentile, QAT steps) are not part of the label; the record keeps every setting. A
@@ -48,7 +49,7 @@ BASELINE: dict[str, Any] = {
     "calibration.timestep_buckets": 0, "reconstruction.method": "none",
     "reconstruction.learn_act_scale": False, "reconstruction.bias_correction": False,
     "reconstruction.bn_reestimate": False, "qat.lora_rank": 0, "qat.learn_weights": True,
-    "outlier.method": "none", "outlier.rank": 8.0,
+    "outlier.method": "none", "outlier.rank": 8.0, "components": None,
 }
 QAT_OBSERVER = "mse"        # QAT starts from MSE-searched ranges (the qat_* recipes)
 
@@ -174,6 +175,9 @@ def quantizer_suffix(q: Any) -> list[str]:
         out.append("plan")                      # a plan file decides the layers
     if _get(q, "schedule"):
         out.append("schedule")                  # a schedule file: plans per window of steps
+    components = [str(c) for c in (_get(q, "components") or [])]
+    if set(components) - {"denoiser", "unet", "transformer", "generator"}:   # more than the denoiser
+        out.append("comp_" + "-".join(components))            # (genq.quant.components)
     return out
 
 

@@ -46,6 +46,8 @@ class GeneratorAdapter(ABC):
     calibration_source: ClassVar[str] = "latents"
     #: noise samples of QAT's held-out probe
     probe_samples: ClassVar[int] = 256
+    #: what ``network`` is, as ``quant.components`` names it: generator | unet | transformer
+    network_role: ClassVar[str] = "generator"
 
     @property
     @abstractmethod

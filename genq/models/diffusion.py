@@ -21,6 +21,7 @@ class DiffusionAdapter(GeneratorAdapter):
     """UNet2DModel + DDPM training schedule, sampled by DDIM with ``num_inference_steps``."""
 
     family = "diffusion"
+    network_role = "unet"
 
     def __init__(self, arch: dict[str, Any], scheduler: dict[str, Any] | None = None,
                  num_inference_steps: int = 50) -> None:

@@ -44,6 +44,8 @@ class DiTAdapter(DiffusionAdapter):
     """DiTTransformer2DModel + DDPM training schedule, sampled by DDIM with classifier-free
     guidance ``guidance_scale`` (1: none)."""
 
+    network_role = "transformer"
+
     def __init__(self, arch: dict[str, Any], scheduler: dict[str, Any] | None = None,
                  num_inference_steps: int = 50, guidance_scale: float = 1.0) -> None:
         if guidance_scale < 1.0:

@@ -24,7 +24,7 @@ import torch
 from genq.errors import GenqError, check_choice
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-HUB_KINDS = ("ddpm", "ldm", "sd", "gan")
+HUB_KINDS = ("ddpm", "ldm", "sd", "gan", "dit", "t2i")
 # A hub id: "name" or "owner/name" (letters, digits, - _ .); anything else is a path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # Weight variants a plain (variant-less) download skips: they duplicate the default weights.
@@ -157,6 +157,12 @@ class Repo:
         if missing:
             allow, ignore = weight_patterns(missing, "bin", self.variant)
             self.folder = _snapshot(self.repo_id, self.revision, allow, ignore, self.what)
+
+
+    def fetch_files(self, patterns: list[str]) -> None:
+        """Make sure the files matching ``patterns`` (e.g. a tokenizer's ``tokenizer/*``) are on disk."""
+        if not self.is_local and patterns:
+            self.folder = _snapshot(self.repo_id, self.revision, patterns, None, self.what)
 
 
 def place(module: torch.nn.Module, dtype: torch.dtype | None, device: str | torch.device | None,

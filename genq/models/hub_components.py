@@ -48,7 +48,8 @@ def find_subfolders(repo: Repo, overrides: dict[str, str] | None = None) -> dict
                         f"{', '.join(SUBFOLDERS)}.")
     index = repo.read_json("model_index.json", required=False) or {}
     for extra, why in (("text_encoder_2", "a second text encoder (SDXL style)"),
-                       ("transformer", "a transformer denoiser (DiT/SD3/FLUX style)"),
+                       ("transformer", "a transformer denoiser (use model=hub_dit for a DiTPipeline, "
+                                        "model=hub_transformer_t2i for PixArt or SD3)"),
                        ("prior", "a prior (unCLIP style)")):
         if extra in index or (repo.folder / extra).is_dir():
             raise GenqError(f"model.repo_id={repo.repo_id!r} has {why}, which genq's hub models do not "

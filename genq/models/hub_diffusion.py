@@ -48,6 +48,7 @@ class HubDiffusionAdapter(DiffusionAdapter):
     ``vae.decode(z / latent_scale + latent_shift)``."""
 
     family = "diffusion"
+    network_role = "unet"
 
     def __init__(self, unet: nn.Module, scheduler_config: dict[str, Any], num_inference_steps: int = 50,
                  vae: nn.Module | None = None, latent_scale: float = 1.0, latent_shift: float = 0.0,
@@ -127,6 +128,23 @@ class HubDiffusionAdapter(DiffusionAdapter):
         other.network = copy.deepcopy(self.network)
         other.scheduler_config = dict(self.scheduler_config)
         return other
+
+    # --- quant.components (genq.quant.components) ------------------------------------------
+    def extra_components(self) -> dict[str, dict[str, nn.Module]]:
+        """The parts besides the denoiser that can be quantized, each as its modules by name:
+        ``vae_decoder`` (``post_quant_conv`` where the VAE has one, and ``decoder``)."""
+        if self.vae is None:
+            return {}
+        names = [n for n in ("post_quant_conv", "decoder") if isinstance(getattr(self.vae, n, None), nn.Module)]
+        return {"vae_decoder": {n: getattr(self.vae, n) for n in names}}
+
+    def own_component(self, name: str) -> None:
+        """Replace the shared FP component ``name`` by this adapter's own copy (before it is
+        quantized: clones share the FP VAE and text encoders)."""
+        if name == "vae_decoder":
+            self.vae = copy.deepcopy(self.vae)
+        else:
+            raise GenqError(f"{type(self).__name__} has no component {name!r} to copy.")
 
     # --- checkpoints: a diffusers pipeline folder -----------------------------------------
     def components(self) -> dict[str, Any]:
@@ -264,6 +282,20 @@ class HubTextToImageAdapter(HubDiffusionAdapter):
 
     def describe_sampler(self) -> str | None:
         return f"{super().describe_sampler()}, guidance {self.guidance_scale}"
+
+    def extra_components(self) -> dict[str, dict[str, nn.Module]]:
+        return {**super().extra_components(), "text_encoder": {"text_encoder": self.text_encoder}}
+
+    def own_component(self, name: str) -> None:
+        if name == "text_encoder":
+            self.text_encoder = copy.deepcopy(self.text_encoder)
+            self._uncond = None            # re-encoded by this adapter's own text encoder
+        else:
+            super().own_component(name)
+
+    def calibrate_text(self, prompts: list[str]) -> None:
+        """Run the text encoder on ``prompts`` and the negative prompt (its calibration pass)."""
+        self.encode_prompts(list(prompts) + [self.negative_prompt])
 
     def components(self) -> dict[str, Any]:
         return {"unet": self.network, "vae": self.vae, "text_encoder": self.text_encoder,

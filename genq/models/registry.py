@@ -83,7 +83,8 @@ def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int,
 def load_hub_generator(model_cfg: Any, device: str | None = None,
                        prompts: list[str] | None = None) -> GeneratorAdapter:
     """A pretrained generator from ``model.repo_id`` (hub id or local folder), as
-    ``model.hub`` says: ddpm | ldm | sd (diffusers pipelines) or gan (a DCGAN generator).
+    ``model.hub`` says: ddpm | ldm | sd (UNet diffusers pipelines), dit | t2i (transformer
+    pipelines, genq.models.hub_transformer) or gan (a DCGAN generator).
     ``prompts`` (text-to-image: data.prompts) win over ``model.prompts`` when non-empty."""
     from genq.models.hub import HUB_KINDS, torch_dtype
     from genq.models.hub_gan import HubGANAdapter
@@ -102,6 +103,21 @@ def load_hub_generator(model_cfg: Any, device: str | None = None,
                         f"accepted: model.family={expected}.")
     if kind == "gan":
         return HubGANAdapter.from_pretrained(model_cfg.repo_id, model_cfg.revision, model_cfg.dtype, device)
+    if kind in ("dit", "t2i"):
+        from genq.models.hub_transformer import load_transformer_pipeline
+
+        if model_cfg.subfolders:
+            raise GenqError(f"model.subfolders={_plain(model_cfg.subfolders)} does not apply to model="
+                            f"{model_cfg.name}: transformer pipelines are read from their model_index.json; "
+                            "accepted: {} (empty).")
+
+        return load_transformer_pipeline(
+            model_cfg.repo_id, kind=kind, revision=model_cfg.revision, variant=model_cfg.variant,
+            dtype=model_cfg.dtype, device=device, scheduler=_plain(model_cfg.scheduler),
+            num_inference_steps=model_cfg.num_inference_steps, latent_scale=model_cfg.latent_scale,
+            prompts=list(prompts or model_cfg.prompts) if kind == "t2i" else (),
+            guidance_scale=model_cfg.guidance_scale, negative_prompt=model_cfg.negative_prompt,
+            max_sequence_length=getattr(model_cfg, "max_sequence_length", None))
     return load_pipeline(
         model_cfg.repo_id, kind=kind, revision=model_cfg.revision, variant=model_cfg.variant,
         dtype=model_cfg.dtype, device=device, subfolders=_plain(model_cfg.subfolders),

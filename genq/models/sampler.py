@@ -175,9 +175,11 @@ def denoise(adapter: Any, x: torch.Tensor, offset: int = 0, record: list[Network
     cond = adapter.condition(len(x), offset)
     listeners = step_listeners(network)
     hooks = [*(l.on_step for l in listeners), *callbacks]
+    # flow-matching schedulers (SD3, FLUX) have no input scaling
+    scale = getattr(scheduler, "scale_model_input", lambda sample, _t: sample)
     try:
         for i, t in enumerate(scheduler.timesteps):
-            args, kwargs = adapter.network_inputs(scheduler.scale_model_input(x, t), t, cond)
+            args, kwargs = adapter.network_inputs(scale(x, t), t, cond)
             for hook in hooks:
                 hook(i, t)
             if record is not None:

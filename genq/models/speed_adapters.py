@@ -108,6 +108,7 @@ class SpeedDiTAdapter(SpeedAdapter):
     output (the other half is the learned variance)."""
 
     network_class = "DiTTransformer2DModel"
+    network_role = "transformer"
 
     def build(self, arch: dict[str, Any]) -> nn.Module:
         return DiTTransformer2DModel(**arch)
@@ -145,9 +146,14 @@ class PixArtNetwork(nn.Module):
         return self.transformer.config
 
     def forward(self, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor,
-                timestep: torch.Tensor) -> torch.Tensor:
+                timestep: torch.Tensor, encoder_attention_mask: torch.Tensor | None = None,
+                resolution: torch.Tensor | None = None, aspect_ratio: torch.Tensor | None = None) -> torch.Tensor:
+        """The transformer's output tensor; ``encoder_attention_mask`` (the caption's padding)
+        and PixArt-alpha's micro-conditions (``resolution``, ``aspect_ratio``) are optional
+        tensors (model=hub_transformer_t2i passes them)."""
         out = self.transformer(hidden_states, encoder_hidden_states=encoder_hidden_states, timestep=timestep,
-                               added_cond_kwargs={"resolution": None, "aspect_ratio": None})
+                               encoder_attention_mask=encoder_attention_mask,
+                               added_cond_kwargs={"resolution": resolution, "aspect_ratio": aspect_ratio})
         return out.sample
 
 

@@ -151,3 +151,108 @@ def make_gan_folder(folder: Path) -> Path:
     generator = DCGANHubGenerator(latent_dim=16, base_channels=16, channels=CHANNELS, resolution=RESOLUTION)
     generator.save_pretrained(folder)
     return Path(folder)
+
+
+def tiny_vae(channels: int = CHANNELS, **config):
+    """An AutoencoderKL from 8x8x4 latents to 16x16 images."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    return AutoencoderKL(in_channels=channels, out_channels=channels, latent_channels=4,
+                         block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+                         down_block_types=("DownEncoderBlock2D",) * 2,
+                         up_block_types=("UpDecoderBlock2D",) * 2, **config)
+
+
+def make_dit_folder(folder: Path, num_classes: int = 10) -> Path:
+    """A DiTPipeline folder (diffusers' save_pretrained): a 2-block DiTTransformer2DModel with
+    learned sigma on 8x8x4 latents, ``num_classes`` classes, a tiny VAE to 16x16 grey; DDIM."""
+    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+
+    torch.manual_seed(0)
+    dit = DiTTransformer2DModel(sample_size=8, patch_size=2, in_channels=4, out_channels=8, num_layers=2,
+                                attention_head_dim=8, num_attention_heads=2, num_embeds_ada_norm=num_classes,
+                                norm_type="ada_norm_zero")
+    DiTPipeline(transformer=dit, vae=tiny_vae(), scheduler=DDIMScheduler(**SCHEDULER)).save_pretrained(folder)
+    return Path(folder)
+
+
+def write_tiny_t5_tokenizer(folder: Path, max_length: int = 12) -> Path:
+    """A T5 tokenizer (tokenizers' Unigram model, saved by transformers) over printable ASCII:
+    one token per character, ``</s>`` appended, ``<pad>`` = 0, as T5's special tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import T5TokenizerFast
+
+    vocab = ["<pad>", "</s>", "<unk>"] + [chr(c) for c in range(32, 127)] + ["\u2581"]
+    tok = Tokenizer(models.Unigram([(v, 0.0 if i < 3 else -1.0) for i, v in enumerate(vocab)], unk_id=2))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    T5TokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                    extra_ids=0, model_max_length=max_length).save_pretrained(folder)
+    return Path(folder)
+
+
+def tiny_t5(vocab_size: int = 100):
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(2)
+    return T5EncoderModel(T5Config(vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                                   relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+                                   decoder_start_token_id=0))
+
+
+def make_pixart_folder(folder: Path) -> Path:
+    """A PixArtSigmaPipeline folder: a 2-block PixArtTransformer2DModel (learned sigma, no
+    micro-conditions) on 8x8x4 latents, a 2-layer T5 encoder (width 32) and its tokenizer,
+    the tiny VAE to 16x16 grey; DPM-Solver scheduler config, as PixArt ships."""
+    from diffusers import DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+
+    folder = Path(folder)
+    tokenizer = write_tiny_t5_tokenizer(folder / "_tokenizer")
+    from transformers import T5TokenizerFast
+
+    torch.manual_seed(0)
+    transformer = PixArtTransformer2DModel(sample_size=8, num_layers=2, patch_size=2, attention_head_dim=8,
+                                           num_attention_heads=2, in_channels=4, out_channels=8,
+                                           caption_channels=32, cross_attention_dim=16, norm_num_groups=4,
+                                           use_additional_conditions=False)
+    scheduler = DPMSolverMultistepScheduler(**{k: v for k, v in SCHEDULER.items() if k != "clip_sample"})
+    PixArtSigmaPipeline(tokenizer=T5TokenizerFast.from_pretrained(tokenizer), text_encoder=tiny_t5(),
+                        vae=tiny_vae(), transformer=transformer, scheduler=scheduler).save_pretrained(folder)
+    return folder
+
+
+def _tiny_clip_with_projection(vocab: dict[str, int], seed: int):
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    return CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=1000,
+        max_position_embeddings=16, projection_dim=32, bos_token_id=vocab["<|startoftext|>"],
+        eos_token_id=vocab["<|endoftext|>"], pad_token_id=vocab["<|endoftext|>"]))
+
+
+def make_sd3_folder(folder: Path, with_t5: bool = True) -> Path:
+    """A StableDiffusion3Pipeline folder: a 2-block SD3Transformer2DModel (MM-DiT) on 8x8x4
+    latents, two tiny CLIP encoders with projections, a tiny T5 (``with_t5=False``: none, as
+    SD3 without T5), the tiny VAE with a shift factor; flow-matching Euler scheduler (shift 3)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTokenizer, T5TokenizerFast
+
+    folder = Path(folder)
+    clip_tok = CLIPTokenizer.from_pretrained(write_tiny_clip_tokenizer(folder / "_clip"))
+    vocab = json.loads((folder / "_clip" / "vocab.json").read_text())
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(sample_size=8, patch_size=2, in_channels=4, num_layers=2,
+                                        attention_head_dim=8, num_attention_heads=2, caption_projection_dim=16,
+                                        joint_attention_dim=32, pooled_projection_dim=64, out_channels=4,
+                                        pos_embed_max_size=8)
+    t5 = {"text_encoder_3": tiny_t5(), "tokenizer_3": T5TokenizerFast.from_pretrained(
+        write_tiny_t5_tokenizer(folder / "_t5", max_length=16))} if with_t5 else \
+        {"text_encoder_3": None, "tokenizer_3": None}
+    pipe = StableDiffusion3Pipeline(transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+                                    vae=tiny_vae(shift_factor=0.1, scaling_factor=1.5),
+                                    text_encoder=_tiny_clip_with_projection(vocab, 3), tokenizer=clip_tok,
+                                    text_encoder_2=_tiny_clip_with_projection(vocab, 4), tokenizer_2=clip_tok, **t5)
+    pipe.save_pretrained(folder)
+    return folder
