@@ -21,6 +21,14 @@ def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
     ``run_experiment`` does), so the method's settings are not checked a second time."""
     if q.method == "fp":
         return None
+    if q.method == "ptq" and getattr(q, "auto", False):    # quant=auto: choose, write, run
+        from genq.quant.allocator.auto import resolve_auto
+        from genq.quant.ptq_pipeline import run_ptq
+
+        chosen, allocator = resolve_auto(q, run_dir)
+        outcome = run_ptq(fp, chosen, seed, validated)
+        outcome.info["allocator"] = allocator
+        return outcome
     if q.method == "ptq":
         from genq.quant.ptq_pipeline import run_ptq   # here: QAT's stack (accelerate) loads only for QAT
 
