@@ -35,7 +35,7 @@ class Measurer:
 
     def __post_init__(self) -> None:
         with torch.no_grad():
-            self.fp_images = self.fp.sample(self.noise, self.batch_size)
+            self.fp_images = self.fp.sample(self.noise, self.batch_size).float().cpu()
         self.fp_features = extract(self.extractor, self.fp_images)
         self.fp_fid = (fid_from_features(self.real_features, self.fp_features)
                        if self.real_features is not None else None)
@@ -45,7 +45,7 @@ class Measurer:
         start = time.perf_counter()
         self.switch.set_config(config)
         with torch.no_grad():
-            images = self.model.sample(self.noise, self.batch_size)
+            images = self.model.sample(self.noise, self.batch_size).float().cpu()
         feats = extract(self.extractor, images)
         row: dict[str, Any] = {
             "qfid": fid_from_features(self.fp_features, feats),

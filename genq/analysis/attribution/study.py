@@ -104,7 +104,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     cfg = compose_config(f"model={model}", f"quant={options[0]}", *overrides)
-    fp = model_override if model_override is not None else load_generator(cfg.model)
+    fp = model_override if model_override is not None else load_generator(cfg.model, device=cfg.device)
     grid, q0 = build_grid(fp, model, options, windows, level, overrides)
     q = with_quant_seed(q0, q0.seed)
     calib = build_calibration(fp, q, q0.seed)
