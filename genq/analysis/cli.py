@@ -162,7 +162,7 @@ def analyze_attribution(models: list[str], recipes: list[str], out: Path, args: 
     summary: dict[str, Any] = {"seed": args.seed, "n_samples": args.n_samples}
     validation = []
     for model in models:
-        family = _cfg(model, recipes[0]).model.family
+        family = _cfg(model, recipes[0].split("+")[0]).model.family
         level = args.level or ("block" if family == "diffusion" else "layer")
         result = run_attribution(model, recipes, out / model, n_samples=args.n_samples,
                                  windows=windows if family == "diffusion" else 1, level=level,
@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.add_argument_group("causal attribution (--attribution, docs/attribution.md)")
     a.add_argument("--attribution", action="store_true",
                    help="measure and fit the loss over cells (layer groups x sampler windows), "
-                        "options FP and each of --recipes; writes attribution.json per model")
+                        "options FP and each of --recipes (a recipe, plus overrides after '+': "
+                        "w8a8+quant.w_format=fp8_e4m3); writes attribution.json per model")
     a.add_argument("--windows", nargs="+", type=int, default=[3],
                    help="windows of sampler steps: a count (equal parts) or the edges 0 .. steps")
     a.add_argument("--n-random", type=int, default=100, help="random mixed configurations fitted on")

@@ -57,17 +57,25 @@ def _calibration_settings(q: Any) -> dict[str, Any]:
 
 def build_grid(fp: Any, model: str, options: Sequence[str], windows: int | list[int], level: str,
                overrides: Sequence[str]) -> tuple[CellGrid, Any]:
-    """The cell grid and the first option's quant config (calibration settings)."""
+    """The cell grid and the first option's quant config (calibration settings). An option
+    is a recipe of the quant group, with overrides of its own after ``+``
+    (``w8a8+quant.w_format=fp8_e4m3+quant.a_format=fp8_e4m3``), named by its recipe label."""
     if not options:
         raise GenqError("--attribution needs at least one quantized option; accepted: --recipes w4a4 w8a8 ...")
-    plans, q0 = [], None
-    for name in options:
-        q = compose_config(f"model={model}", f"quant={name}", *overrides).quant
-        check_option(name, q)
+    plans, names, q0 = [], [], None
+    for spec in options:
+        recipe, *extra = spec.split("+")
+        q = compose_config(f"model={model}", f"quant={recipe}", *overrides, *extra).quant
+        name = str(q.recipe)
+        check_option(spec, q)
+        if name in names:
+            raise GenqError(f"attribution option {spec} is the recipe {name} twice; accepted: "
+                            "distinct recipes.")
+        names.append(name)
         if q0 is None:
             q0 = q
         elif _calibration_settings(q) != _calibration_settings(q0):
-            raise GenqError(f"option quant={name} calibrates differently from quant={options[0]}; "
+            raise GenqError(f"option {spec} calibrates differently from {options[0]}; "
                             "accepted: options sharing calib_samples, calib_batch_size, "
                             "calibration.* and seed (one calibration set for every option).")
         plans.append(make_plan(fp.network, q))
@@ -76,7 +84,7 @@ def build_grid(fp: Any, model: str, options: Sequence[str], windows: int | list[
     if not fp.is_denoiser and windows not in (1, [0, 1]):
         raise GenqError(f"a {fp.family} model samples in one pass; accepted: --windows 1.")
     groups = layer_groups(plans, units(fp.network, level))
-    opts = [Option("fp")] + [Option(n, p) for n, p in zip(options, plans)]
+    opts = [Option("fp")] + [Option(n, p) for n, p in zip(names, plans)]
     return CellGrid(groups, edges, opts), q0
 
 
@@ -103,7 +111,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     ``model_override``: an adapter to use instead of loading ``model`` (tests)."""
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    cfg = compose_config(f"model={model}", f"quant={options[0]}", *overrides)
+    cfg = compose_config(f"model={model}", f"quant={options[0].split('+')[0]}", *overrides)
     fp = model_override if model_override is not None else load_generator(cfg.model, device=cfg.device)
     grid, q0 = build_grid(fp, model, options, windows, level, overrides)
     q = with_quant_seed(q0, q0.seed)
