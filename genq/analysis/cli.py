@@ -168,7 +168,8 @@ def analyze_attribution(models: list[str], recipes: list[str], out: Path, args: 
                                  windows=windows if family == "diffusion" else 1, level=level,
                                  n_random=args.n_random, n_heldout=args.n_heldout, seed=args.seed,
                                  mode=args.one_at_a_time, alpha=args.alpha, pairwise=args.pairwise,
-                                 fid=args.fid, overrides=args.override, batch_size=args.batch_size)
+                                 fid=args.fid, overrides=args.override, batch_size=args.batch_size,
+                                 nonnegative=not args.signed)
         for metric, v in result["validation"].items():
             validation.append({"model": model, "metric": metric, "spearman": v["spearman"],
                                "n_configs": v["n_configs"], "r2": v["r2"], "seed": args.seed})
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="single-cell changes: restore FP in one cell, quantize one cell, or both")
     a.add_argument("--pairwise", action="store_true", help="fit pairwise cell interactions too")
     a.add_argument("--alpha", type=float, default=1e-3, help="ridge penalty of the additive fit")
+    a.add_argument("--signed", action="store_true",
+                   help="let fitted cell effects be negative (default: bounded at 0)")
     a.add_argument("--fid", action="store_true", help="also FID against the real digits")
     a.add_argument("--batch-size", type=int, default=256, help="sampling batch size")
     a.add_argument("--override", nargs="*", default=[],

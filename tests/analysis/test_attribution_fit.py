@@ -68,6 +68,18 @@ def test_pairwise_terms_capture_a_known_interaction_the_additive_model_misses():
     assert validate(plain, held, loss(held))["r2"] < 0.99
 
 
+def test_bounded_effects_are_never_negative_where_a_signed_fit_chases_noise():
+    g = grid(groups=4, windows=2, options=2)
+    _, beta, loss = synthetic_loss(g, seed=7)
+    beta[:3, 1] = 0.0                                   # three cells that cost nothing
+    X = np.array(training_design(g, n_random=30, seed=8).configs)
+    noisy = loss(X) + np.random.default_rng(9).normal(0, 0.05, len(X))
+    bounded = fit(X, noisy, 2, alpha=1e-6)
+    signed = fit(X, noisy, 2, alpha=1e-6, nonnegative=False)
+    assert bounded.effects.min() >= 0 and signed.effects[:3, 1].min() < 0
+    np.testing.assert_allclose(bounded.effects, beta, atol=0.1)
+
+
 def test_design_size_grows_with_cells_not_configurations():
     g = grid(groups=5, windows=4, options=3)               # 3 ** 20 configurations
     d = training_design(g, n_random=10, seed=0, mode="both")

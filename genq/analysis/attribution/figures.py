@@ -13,7 +13,7 @@ from genq.analysis.figures import _save, plt
 def effect_heatmap(effects: np.ndarray, groups: list[str], windows: list[tuple[int, int]],
                    options: list[str], metric: str, title: str, out: str | Path) -> Path:
     """``effects`` (cells x options, cell = group x window): one panel per quantized option,
-    rows the groups in network order, columns the windows in sampling order (noise first)."""
+    rows the groups in the order the network defines them, columns the windows in sampling order (noise first)."""
     n_opt = len(options) - 1
     fig, axes = plt.subplots(1, n_opt, figsize=(2.0 + 1.2 * len(windows) * n_opt, 0.32 * len(groups) + 1.6),
                              squeeze=False)

@@ -105,6 +105,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
                     windows: int | list[int] = 3, level: str = "block", n_random: int = 100,
                     n_heldout: int = 50, seed: int = 0, mode: str = "restore", alpha: float = 1e-3,
                     pairwise: bool = False, fid: bool = False, overrides: Sequence[str] = (),
+                    nonnegative: bool = True,
                     batch_size: int = 256, model_override: Optional[Any] = None) -> dict[str, Any]:
     """The whole study (module docstring); returns the attribution dict it writes.
     ``overrides``: extra config overrides (``model.num_inference_steps=10``...);
@@ -147,7 +148,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     fitted, validation = {}, {}
     for m in metrics:
         y = np.array([r[m] for r in rows])
-        mdl = fit(X[is_train], y[is_train], grid.n_options, alpha, pairwise)
+        mdl = fit(X[is_train], y[is_train], grid.n_options, alpha, pairwise, nonnegative)
         fitted[m] = mdl.to_dict()
         validation[m] = {**validate(mdl, X[~is_train], y[~is_train]),
                          "train": validate(mdl, X[is_train], y[is_train])}
@@ -157,7 +158,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     result = {"genq_attribution_version": ATTRIBUTION_VERSION, "model": model,
               "overrides": list(overrides), "family": fp.family, "level": level,
               "n_samples": n_samples, "seed": seed, "quant_seed": int(q0.seed), "mode": mode,
-              "pairwise": pairwise, "alpha": alpha, **grid.describe(),
+              "pairwise": pairwise, "alpha": alpha, "nonnegative": nonnegative, **grid.describe(),
               "option_plans": {o.name: o.plan.to_dict() for o in grid.options[1:]},
               "calibration": {"calib_samples": int(q0.calib_samples),
                               "calib_batch_size": int(q0.calib_batch_size)},
