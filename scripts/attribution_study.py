@@ -50,8 +50,8 @@ def _key(record: dict[str, Any]) -> tuple[str, str, float | None]:
     q = record["quant"]
     alloc = q.get("allocator")
     if alloc:
-        return record["model"]["name"], "auto", float(alloc["budget"]["value"])
-    return record["model"]["name"], q["recipe"], None
+        return record["model"], "auto", float(alloc["budget"]["value"])
+    return record["model"], q["recipe"], None
 
 
 def pareto(sweep: Path) -> list[dict[str, Any]]:
