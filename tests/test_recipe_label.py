@@ -20,7 +20,7 @@ CONFIGS = Path(__file__).parents[1] / "genq" / "configs"
 # Per recipe, the settings away from the QuantConfig defaults that the hand-written
 # configs/quant/*.yaml composed to before the split (issue 16); `recipe` left out.
 SNAPSHOT = json.loads((Path(__file__).parent / "quant_recipes_snapshot.json").read_text())
-PRECISIONS = ("fp32", "w8a8", "w4a4", "w4a8", "w2a8", "w6a6", "w8a16", "w4a16", "w8a8_dynamic")
+PRECISIONS = ("auto", "fp32", "w8a8", "w4a4", "w4a8", "w2a8", "w6a6", "w8a16", "w4a16", "w8a8_dynamic")
 METHODS = sorted(p.stem for p in (CONFIGS / "quant_method").glob("*.yaml"))
 RECIPES = sorted(p.stem for p in (CONFIGS / "quant").glob("*.yaml"))
 

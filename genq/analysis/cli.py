@@ -2,6 +2,7 @@
 written as CSV/Markdown tables and PNG figures (and, with --wandb, an offline wandb run).
 
     genq-analyze --models dcgan_digits ddpm_digits --recipes w8a8 w4a8 --out results/diagnostics
+    genq-analyze --attribution --models ddpm_digits --recipes w4a4 w8a8 --windows 3 --out a/
 """
 
 from __future__ import annotations
@@ -150,6 +151,36 @@ def analyze_outliers(models: list[str], recipes: list[str], methods: list[str], 
     return summary
 
 
+def analyze_attribution(models: list[str], recipes: list[str], out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per model, the causal attribution over cells (genq.analysis.attribution) in
+    ``out/<model>/``, and ``out/attribution_validation.json``: per model and metric the
+    held-out Spearman and the number of held-out configurations."""
+    from genq.analysis.attribution.study import run_attribution
+
+    out.mkdir(parents=True, exist_ok=True)
+    windows = args.windows[0] if len(args.windows) == 1 else args.windows
+    summary: dict[str, Any] = {"seed": args.seed, "n_samples": args.n_samples}
+    validation = []
+    for model in models:
+        family = _cfg(model, recipes[0].split("+")[0]).model.family
+        level = args.level or ("block" if family == "diffusion" else "layer")
+        result = run_attribution(model, recipes, out / model, n_samples=args.n_samples,
+                                 windows=windows if family == "diffusion" else 1, level=level,
+                                 n_random=args.n_random, n_heldout=args.n_heldout, seed=args.seed,
+                                 mode=args.one_at_a_time, alpha=args.alpha, pairwise=args.pairwise,
+                                 fid=args.fid, overrides=args.override, batch_size=args.batch_size,
+                                 nonnegative=not args.signed)
+        for metric, v in result["validation"].items():
+            validation.append({"model": model, "metric": metric, "spearman": v["spearman"],
+                               "n_configs": v["n_configs"], "r2": v["r2"], "seed": args.seed})
+            summary[f"{model}/{metric}/spearman"] = v["spearman"]
+        summary[f"{model}/seconds_per_measurement"] = result["timing"]["seconds_per_measurement"]
+        summary[f"{model}/measurements"] = result["timing"]["measurements"]
+    (out / "attribution_validation.json").write_text(json.dumps(validation, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def log_to_wandb(out: Path, summary: dict[str, Any], project: str = "genq", mode: str = "offline") -> Path:
     """One wandb run (offline by default, under ``out``) holding every table and figure."""
     import wandb
@@ -182,6 +213,25 @@ def main(argv: list[str] | None = None) -> int:
                    choices=["none", "smooth", "rotate", "svd"],
                    help="only the outlier statistics per layer, before and after each of these "
                         "quant.outlier methods (docs/outliers.md)")
+    a = p.add_argument_group("causal attribution (--attribution, docs/attribution.md)")
+    a.add_argument("--attribution", action="store_true",
+                   help="measure and fit the loss over cells (layer groups x sampler windows), "
+                        "options FP and each of --recipes (a recipe, plus overrides after '+': "
+                        "w8a8+quant.w_format=fp8_e4m3); writes attribution.json per model")
+    a.add_argument("--windows", nargs="+", type=int, default=[3],
+                   help="windows of sampler steps: a count (equal parts) or the edges 0 .. steps")
+    a.add_argument("--n-random", type=int, default=100, help="random mixed configurations fitted on")
+    a.add_argument("--n-heldout", type=int, default=50, help="random configurations held out for validation")
+    a.add_argument("--one-at-a-time", choices=["restore", "quantize", "both"], default="restore",
+                   help="single-cell changes: restore FP in one cell, quantize one cell, or both")
+    a.add_argument("--pairwise", action="store_true", help="fit pairwise cell interactions too")
+    a.add_argument("--alpha", type=float, default=1e-3, help="ridge penalty of the additive fit")
+    a.add_argument("--signed", action="store_true",
+                   help="let fitted cell effects be negative (default: bounded at 0)")
+    a.add_argument("--fid", action="store_true", help="also FID against the real digits")
+    a.add_argument("--batch-size", type=int, default=256, help="sampling batch size")
+    a.add_argument("--override", nargs="*", default=[],
+                   help="extra config overrides for the model and recipes (e.g. quant.calib_samples=128)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--wandb", choices=["offline", "online"], default=None,
                    help="also log every table and figure to a wandb run (written under --out)")
@@ -189,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     try:
-        if args.outliers:
+        if args.attribution:
+            summary = analyze_attribution(args.models, args.recipes, args.out, args)
+        elif args.outliers:
             summary = analyze_outliers(args.models, args.recipes, args.outliers, args.out, args.seed)
         else:
             summary = analyze(args.models, args.recipes, args.out, args.n_samples, args.level, args.seed)

@@ -112,6 +112,17 @@ class LayerOverride:
 
 
 @dataclass
+class BudgetConfig:
+    """What ``quant=auto`` (the mixed-precision allocator, docs/attribution.md) may spend."""
+
+    kind: str = "effective_w_bits"              # effective_w_bits | model_bytes
+    value: Optional[float] = None               # bits per weight element, or bytes
+    attribution: Optional[str] = None           # the attribution.json of genq-analyze --attribution
+    metric: str = "qfid"                        # the fitted loss minimised: qfid | lpips_vs_fp | fid
+    out: Optional[str] = None                   # where the chosen recipe is written (default: run dir)
+
+
+@dataclass
 class QuantConfig:
     # the record's label: unset, derived from the settings below (genq/config/label.py,
     # docs/recipes.md); a value set here or on the command line is kept as a user label
@@ -134,6 +145,10 @@ class QuantConfig:
     # a precision schedule file (genq.quant.schedule.PrecisionSchedule.save): windows of
     # sampler steps, each with its plan, applied instead of the plan (PTQ of a denoiser)
     schedule: Optional[str] = None
+    # quant=auto: choose a schedule (or plan) per cell from an attribution under quant.budget,
+    # write it out and run it (genq.quant.allocator, docs/attribution.md)
+    auto: bool = False
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     granularity: str = "per_channel"            # of weights: per_tensor | per_channel | per_group | per_block
     group_size: Optional[int] = None            # per_group: elements per group along input channels
     w_symmetric: bool = True
@@ -295,7 +310,9 @@ def validate_quant(q: Any) -> None:
             _check_format(f"quant.overrides[{i}].{key}", getattr(o, key, None))
     quantizes = (q.w_bits, q.a_bits, q.attn_bits, q.softmax_bits,
                  getattr(q, "w_format", None), getattr(q, "a_format", None))
-    if q.method in ("ptq", "qat") and all(b is None for b in quantizes):
+    if getattr(q, "auto", False):
+        _validate_auto(q)
+    elif q.method in ("ptq", "qat") and all(b is None for b in quantizes):
         raise GenqError(f"quant.method={q.method!r} needs quant.w_bits or quant.a_bits; "
                         "use quant=fp32 for the full-precision model.")
     if q.method == "fp" and any(b is not None for b in quantizes):
@@ -317,6 +334,23 @@ def validate_quant(q: Any) -> None:
     if q.calib_samples < 1 or q.calib_batch_size < 1:
         raise GenqError(f"quant.calib_samples={q.calib_samples} and quant.calib_batch_size="
                         f"{q.calib_batch_size} must be at least 1.")
+
+
+def _validate_auto(q: Any) -> None:
+    """quant=auto: PTQ, no plan or schedule of its own, a known budget kind and metric (the
+    attribution file and the budget value are checked when the allocator reads them)."""
+    from genq.quant.allocator.budget import check_kind
+
+    if q.method != "ptq":
+        raise GenqError(f"quant.auto=true chooses a PTQ schedule; quant.method={q.method!r}: "
+                        "accepted: quant.method=ptq.")
+    if getattr(q, "schedule", None) or getattr(q, "plan", None):
+        raise GenqError("quant.auto=true writes its own schedule or plan; accepted: quant.schedule=null "
+                        "and quant.plan=null.")
+    check_kind(q.budget.kind)
+    check_choice("quant.budget.metric", q.budget.metric, ("qfid", "lpips_vs_fp", "fid"))
+    if q.budget.value is not None and not q.budget.value > 0:
+        raise GenqError(f"quant.budget.value={q.budget.value}; accepted: a positive number.")
 
 
 def _check_qat_uses_plain_calibration(q: Any) -> None:

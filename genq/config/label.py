@@ -25,6 +25,7 @@ are exactly the labels of their own settings. Scheme (``docs/recipes.md``)::
   ``first_last_int8``, ``layers_<types>``, ``include{n}``, ``exclude{n}``, ``overrides{n}``,
   ``plan`` (a plan file), ``schedule`` (a precision schedule file), ``comp_<names>``
   (``quant.components`` set: ``comp_transformer-vae_decoder``).
+- ``auto``: the mixed-precision allocator (``quant=auto``); its budget is in the record.
 
 Hyperparameters (calibration samples, timesteps kept, iterations, learning rates, the
 percentile, QAT steps) are not part of the label; the record keeps every setting. A
@@ -40,7 +41,7 @@ from typing import Any
 # The settings a label is relative to: the QuantConfig defaults (tests/test_recipe_label.py
 # checks they agree). A setting away from these shows as a suffix.
 BASELINE: dict[str, Any] = {
-    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "plan": None, "schedule": None, "granularity": "per_channel", "group_size": None,
+    "method": "fp", "w_bits": None, "a_bits": None, "w_format": None, "a_format": None, "plan": None, "schedule": None, "auto": False, "granularity": "per_channel", "group_size": None,
     "w_symmetric": True, "a_symmetric": False, "a_dynamic": False, "a_granularity": "per_tensor",
     "observer": "minmax", "w_observer": "minmax", "attn_bits": None, "softmax_bits": None,
     "layers": ["Linear", "Conv2d", "ConvTranspose2d"], "include": [], "exclude": [],
@@ -200,6 +201,8 @@ def recipe_label(q: Any) -> str:
     method = _get(q, "method")
     if method == "fp":
         return "fp32"
+    if _get(q, "auto"):
+        return "auto"                           # the allocator: the record holds its budget
     head = f"w{_bits(_get(q, 'w_bits'))}a{_bits(_get(q, 'a_bits'))}"
     w_fmt, a_fmt = _get(q, "w_format"), _get(q, "a_format")
     if w_fmt or a_fmt:        # named formats win over bits: w_nvfp4_a_fp8_e4m3, w_mxfp4_a_16

@@ -48,6 +48,15 @@ def _active(q: nn.Module | None) -> bool:
     return q is not None and getattr(q, "mode", "quant") in ("quant", "dynamic")
 
 
+def _current(q: nn.Module | None) -> nn.Module | None:
+    """The quantizer that runs now: a ScheduledQuantizer's active member (None: FP there)."""
+    members = getattr(q, "quantizers", None)
+    if isinstance(members, nn.ModuleList) and hasattr(q, "active"):
+        q = members[q.active]
+        return None if isinstance(q, nn.Identity) else q
+    return q
+
+
 def _format(q: nn.Module) -> Format:
     fmt = getattr(q, "format", None)
     return fmt if fmt is not None else IntFormat(int(q.bits), bool(getattr(q, "symmetric", True)))
@@ -72,7 +81,7 @@ def weight_bits(layer: nn.Module) -> tuple[float, int]:
     """(bits, weight elements) of one covered layer, as the module docstring counts them."""
     weight = _weight(layer)
     n = weight.numel()
-    wq = getattr(layer, "weight_quantizer", None)
+    wq = _current(getattr(layer, "weight_quantizer", None))
     if _active(wq):
         fmt = _format(wq)
         parts = getattr(wq, "parts", None) or [wq]      # a split quantizer: each half's scales
@@ -88,7 +97,7 @@ def weight_bits(layer: nn.Module) -> tuple[float, int]:
 
 def activation_bits(layer: nn.Module) -> float:
     """Bits per input-activation element of one covered layer."""
-    aq = getattr(layer, "input_quantizer", None)
+    aq = _current(getattr(layer, "input_quantizer", None))
     weight = _weight(layer)
     if not _active(aq):
         return float(weight.element_size() * 8)
@@ -110,15 +119,49 @@ def covered_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             if target_for(mod) is not None and id(mod) not in branch]
 
 
+def _one_window(layers: list[tuple[str, nn.Module]]) -> tuple[float, int, float, int]:
+    """(weight bits, weight elements, mean activation bits, layers with quantized weights)."""
+    counts = [weight_bits(mod) for _, mod in layers]
+    quantized = sum(_active(_current(getattr(mod, "weight_quantizer", None))) for _, mod in layers)
+    return (sum(b for b, _ in counts), sum(n for _, n in counts),
+            sum(activation_bits(m) for _, m in layers) / len(layers), quantized)
+
+
 def effective_bits(model: nn.Module) -> dict[str, Any]:
-    """The record's ``effective_w_bits``, ``effective_a_bits`` and what they cover."""
+    """The record's ``effective_w_bits``, ``effective_a_bits`` and what they cover; under a
+    precision schedule, the step-weighted means and the stored weight bytes (module docstring)."""
+    from genq.quant.schedule import schedule_context
+
     layers = covered_layers(model)
     if not layers:
         return {"effective_w_bits": None, "effective_a_bits": None, "effective_bits_layers": 0}
-    counts = [weight_bits(mod) for _, mod in layers]
-    total_bits, total_elements = sum(b for b, _ in counts), sum(n for _, n in counts)
-    quantized = sum(_active(getattr(mod, "weight_quantizer", None)) for _, mod in layers)
-    return {"effective_w_bits": round(total_bits / total_elements, 4),
-            "effective_a_bits": round(sum(activation_bits(m) for _, m in layers) / len(layers), 4),
+    ctx = schedule_context(model)
+    windows = ctx.schedule.windows if ctx is not None else []
+    if len(windows) < 2:
+        total_bits, total_elements, a_bits, quantized = _one_window(layers)
+        return {"effective_w_bits": round(total_bits / total_elements, 4),
+                "effective_a_bits": round(a_bits, 4),
+                "effective_bits_layers": {"covered": len(layers), "weights_quantized": quantized,
+                                          "weights_fp": len(layers) - quantized}}
+    before = ctx.active
+    stored: dict[str, dict[Any, float]] = {name: {} for name, _ in layers}
+    per_window = []
+    try:
+        for k, w in enumerate(windows):
+            ctx.set_window(k)
+            per_window.append((w.end - w.start, *_one_window(layers)))
+            for name, mod in layers:
+                wq = _current(getattr(mod, "weight_quantizer", None))
+                stored[name][id(wq) if _active(wq) else None] = weight_bits(mod)[0]
+    finally:
+        ctx.set_window(before)
+    steps = sum(s for s, *_ in per_window)
+    n = per_window[0][2]
+    w_bits = [b / n for _, b, _, _, _ in per_window]
+    quantized = max(q for *_, q in per_window)
+    return {"effective_w_bits": round(sum(s * b for (s, *_), b in zip(per_window, w_bits)) / steps, 4),
+            "effective_a_bits": round(sum(s * a for s, _, _, a, _ in per_window) / steps, 4),
+            "effective_w_bits_by_window": [round(b, 4) for b in w_bits],
             "effective_bits_layers": {"covered": len(layers), "weights_quantized": quantized,
-                                      "weights_fp": len(layers) - quantized}}
+                                      "weights_fp": len(layers) - quantized},
+            "weight_bytes_stored": round(sum(sum(v.values()) for v in stored.values()) / 8)}

@@ -49,6 +49,13 @@ def quantize_adapter(fp: GeneratorAdapter, q: Any, seed: int,
     if role not in names:
         _check_denoiser_fp(q, names)
         outcome = QuantOutcome(fp.clone(), QuantReport(), {"calibration": None, "reconstruction": None})
+    elif q.method == "ptq" and getattr(q, "auto", False):    # quant=auto: choose, write, run
+        from genq.quant.allocator.auto import resolve_auto
+        from genq.quant.ptq_pipeline import run_ptq
+
+        chosen, allocator = resolve_auto(q, run_dir)
+        outcome = run_ptq(fp, chosen, seed, validated)
+        outcome.info["allocator"] = allocator
     elif q.method == "ptq":
         from genq.quant.ptq_pipeline import run_ptq   # here: QAT's stack (accelerate) loads only for QAT
 

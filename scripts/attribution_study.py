@@ -1,0 +1,120 @@
+"""Collect the attribution study (scripts/reproduce_attribution.sh) into results/<study>/:
+
+- ``attribution_validation.json``: per model and metric, the held-out Spearman of every
+  seed, their mean and t-interval, and the held-out configurations per seed (``n_configs``);
+- ``pareto.csv`` / ``pareto.md``: per model, the allocator (``quant=auto``) at each budget
+  and every uniform recipe, with ``effective_w_bits``, ``fid``, ``qfid``, ``lpips_vs_fp``
+  (mean over seeds) and their ``_ci95`` (t-interval over seeds; with one seed the run's own
+  bootstrap interval), and for each allocator row whether it beats every uniform recipe of
+  equal or larger effective weight bits on qFID with separated intervals;
+- the attribution maps and held-out scatter plots of seed 0.
+
+    python scripts/attribution_study.py <sweep dir> --out results/attribution
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from genq.report.aggregate import t_interval
+from genq.tracking.record import finished_records
+
+METRICS = ("fid", "qfid", "lpips_vs_fp")
+
+
+def validation(sweep: Path) -> list[dict[str, Any]]:
+    per: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(sweep.glob("attribution/seed*/attribution_validation.json")):
+        for row in json.loads(path.read_text()):
+            per[(row["model"], row["metric"])].append(row)
+    out = []
+    for (model, metric), rows in sorted(per.items()):
+        rho = [r["spearman"] for r in rows if r["spearman"] is not None]
+        ci = t_interval(rho)
+        out.append({"model": model, "metric": metric,
+                    "spearman": statistics.fmean(rho) if rho else None,
+                    "spearman_ci95": list(ci) if ci else None,
+                    "spearman_per_seed": {str(r["seed"]): r["spearman"] for r in rows},
+                    "n_configs": min(r["n_configs"] for r in rows), "n_seeds": len(rows)})
+    return out
+
+
+def _key(record: dict[str, Any]) -> tuple[str, str, float | None]:
+    q = record["quant"]
+    alloc = q.get("allocator")
+    if alloc:
+        return record["model"], "auto", float(alloc["budget"]["value"])
+    return record["model"], q["recipe"], None
+
+
+def pareto(sweep: Path) -> list[dict[str, Any]]:
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for _, record in finished_records(sweep / "pareto"):
+        groups[_key(record)].append(record)
+    rows = []
+    for (model, recipe, budget), records in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2] or 0)):
+        bits = statistics.fmean(r["quant"]["effective_w_bits"] for r in records)
+        row: dict[str, Any] = {"model": model, "budget": budget if budget is not None else round(bits, 4),
+                               "recipe": recipe, "n_seeds": len(records), "effective_w_bits": round(bits, 4)}
+        for m in METRICS:
+            values = [r["metrics"][m] for r in records if r["metrics"].get(m) is not None]
+            row[m] = statistics.fmean(values) if values else None
+            ci = t_interval(values) if len(values) > 1 else (
+                records[0]["metrics"].get(f"{m}_ci95") if values else None)
+            row[f"{m}_ci95"] = list(ci) if ci else None
+        if recipe == "auto":
+            row["predicted_qfid"] = statistics.fmean(r["quant"]["allocator"].get("predicted_qfid", float("nan"))
+                                                     for r in records)
+        rows.append(row)
+    for row in rows:
+        if row["recipe"] != "auto" or row["qfid_ci95"] is None:
+            continue
+        rivals = [r for r in rows if r["model"] == row["model"] and r["recipe"] != "auto"
+                  and r["recipe"] != "fp32" and r["effective_w_bits"] >= row["effective_w_bits"]]
+        row["uniform_rivals"] = " ".join(r["recipe"] for r in rivals)
+        row["beats_all_separated"] = all(r["qfid_ci95"] is not None and row["qfid_ci95"][1] < r["qfid_ci95"][0]
+                                         for r in rivals) if rivals else None
+    return rows
+
+
+def write(rows: list[dict[str, Any]], out: Path) -> None:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, cols, restval="")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()})
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, list):
+            return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+        return "-" if v is None else str(v)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweep", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "attribution_validation.json").write_text(json.dumps(validation(args.sweep), indent=2) + "\n")
+    write(pareto(args.sweep), args.out / "pareto")
+    for png in sorted(args.sweep.glob("attribution/seed0/*/attribution*.png")):
+        shutil.copy(png, args.out / f"{png.parent.name}_{png.name}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
