@@ -15,7 +15,7 @@ from hub_tiny import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from conftest import compose
 from genq.config import validate
 from genq.errors import GenqError
-from genq.models.dit import labels_of_noise
+from genq.models.guided_dit import labels_of_noise
 from genq.models.registry import load_generator
 from genq.quant.pipeline import quantize_adapter
 
