@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Reproduces results/formats (issue 18): number formats at equal bits x outlier handling, one
+# protocol, on the digits DDPM and DCGAN, seeds 0,1,2 (seed=s and quant.seed=s: evaluation
+# noise bank, rotation signs and everything the quantizer draws).
+#   W8A8: int8, fp8_e4m3, mxfp8_e4m3                                     (no outlier method)
+#   W4A8 and W4A4: int4 per-channel, int4 per-group of 32, fp4_e2m1, mxfp4, nvfp4
+#     x quant.outlier.method {none, smooth, rotate, svd (rank 8)}
+#   (A8 next to a 4-bit weight format is that format family's 8-bit activation: int8 for
+#    int4, fp8_e4m3 for fp4_e2m1 and nvfp4 (NVIDIA's W4A8), mxfp8_e4m3 for mxfp4.)
+# FP32 of each model in the same sweep. Then one seed-aggregated report (mean and 95% t-interval
+# over seeds) and the figure of quality against effective bits (scripts/formats_tables.py).
+#   scripts/reproduce_formats.sh                  # everything, one stream after the other
+#   scripts/reproduce_formats.sh ddpm_w4a4        # one stream (two at once on two cores)
+#   scripts/reproduce_formats.sh tables           # only the tables, from finished sweeps
+# Streams: ddpm_w8 ddpm_w4a8 ddpm_w4a4 gan_w8 gan_w4a8 gan_w4a4 best tables.
+# FORMATS_SWEEP=dir holds (and resumes: finished runs are skipped) the sweeps; N (default 500)
+# samples per grid run; the best W4A4 PTQ rows are rerun at 1,000 samples (stream `best`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/genq ] || make install
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+sweep=${FORMATS_SWEEP:-multirun/formats}
+seeds=${SEEDS:-0,1,2}
+n=${N:-500}
+methods=none,smooth,rotate,svd
+
+# conv_in of the DDPM has one input channel: no block format can block it, so every DDPM row keeps
+# it in FP (counted at 32 bits in the effective bits), integers included, for one protocol.
+keep() { [ "$1" = ddpm_digits ] && echo 'quant.exclude=[conv_in]' || echo 'quant.exclude=[]'; }
+genq() { .venv/bin/genq -m "seed=$seeds" 'quant.seed=${seed}' bench.repeats=1 logger=none \
+  quant.reconstruction.progress=false "$@"; }
+
+# w8: FP32 and the three 8-bit formats
+w8() { local model=$1 dir=$2
+  genq model="$model" quant=fp32 metrics.n_samples="$n" hydra.sweep.dir="$dir/fp32"
+  genq model="$model" "$(keep "$model")" quant=w8a8 metrics.n_samples="$n" hydra.sweep.dir="$dir/int8"
+  for f in fp8_e4m3 mxfp8_e4m3; do
+    genq model="$model" "$(keep "$model")" quant=w8a8 quant.w_format=$f quant.a_format=$f metrics.n_samples="$n" \
+      hydra.sweep.dir="$dir/$f"
+  done; }
+
+# w4 <model> <dir> <a-bits 8|4>: the five 4-bit weight formats x outlier methods
+w4() { local model=$1 dir=$2 a=$3 act
+  local q=w4a$a
+  genq model="$model" "$(keep "$model")" quant=$q quant.outlier.method=$methods metrics.n_samples="$n" hydra.sweep.dir="$dir/int4"
+  genq model="$model" "$(keep "$model")" quant=$q quant.granularity=per_group quant.group_size=32 quant.outlier.method=$methods \
+    metrics.n_samples="$n" hydra.sweep.dir="$dir/int4_g32"
+  for f in fp4_e2m1 mxfp4 nvfp4; do
+    if [ "$a" = 4 ]; then act=$f; elif [ "$f" = mxfp4 ]; then act=mxfp8_e4m3; else act=fp8_e4m3; fi
+    genq model="$model" "$(keep "$model")" quant=$q quant.w_format=$f quant.a_format=$act quant.outlier.method=$methods \
+      metrics.n_samples="$n" hydra.sweep.dir="$dir/$f"
+  done; }
+
+# the W4A4 PTQ rows the issue's target is stated on, at 1,000 samples (BEST: extra rows)
+best() {
+  genq model=ddpm_digits quant=fp32 metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/fp32"
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a4 quant.outlier.method=svd,none metrics.n_samples=1000 \
+    hydra.sweep.dir="$sweep/best/int4"
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a4 quant.w_format=nvfp4 quant.a_format=nvfp4 quant.outlier.method=svd,none \
+    metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/nvfp4"
+}
+
+tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
+
+case "${1:-all}" in
+  ddpm_w8) w8 ddpm_digits "$sweep/ddpm/w8" ;;
+  ddpm_w4a8) w4 ddpm_digits "$sweep/ddpm/w4a8" 8 ;;
+  ddpm_w4a4) w4 ddpm_digits "$sweep/ddpm/w4a4" 4 ;;
+  gan_w8) w8 dcgan_digits "$sweep/gan/w8" ;;
+  gan_w4a8) w4 dcgan_digits "$sweep/gan/w4a8" 8 ;;
+  gan_w4a4) w4 dcgan_digits "$sweep/gan/w4a4" 4 ;;
+  best|tables) "$1" ;;
+  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8; do "$0" "$s"; done; best; tables ;;
+  *) echo "usage: $0 [all|ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|best|tables]" >&2; exit 2 ;;
+esac
