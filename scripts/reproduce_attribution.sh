@@ -50,10 +50,22 @@ pareto() {
   done
 }
 
+# The committed one-seed pilot (results/attribution/pilot_ddpm_seed0): 64 samples per
+# measurement, 30 random configurations, then the allocator at 4.5 and 5.5 bits on it.
+pilot() {
+  local dir=$out/pilot_ddpm_seed0
+  .venv/bin/genq-analyze --attribution --models ddpm_digits --recipes $options --windows 3 \
+    --n-samples 64 --n-random 30 --n-heldout 50 --seed 0 --out "$dir"
+  for b in 4.5 5.5; do
+    .venv/bin/genq model=ddpm_digits quant=auto "quant.budget.attribution=$PWD/$dir/ddpm_digits/attribution.json" \
+      quant.budget.value=$b metrics.n_samples=64 logger=none hydra.run.dir="$dir/auto/b$b"
+  done
+}
+
 tables() { .venv/bin/python scripts/attribution_study.py "$sweep" --out "$out"; }
 
 case "${1:-all}" in
-  attribution|pareto|tables) "$1" ;;
+  attribution|pareto|tables|pilot) "$1" ;;
   all) attribution; pareto; tables ;;
-  *) echo "usage: $0 [attribution|pareto|tables|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [attribution|pareto|tables|pilot|all]" >&2; exit 2 ;;
 esac
