@@ -121,15 +121,17 @@ def rows_of(records: list[dict], model: str, batch: int) -> dict:
 def table(rows: list[dict], status: dict) -> str:
     variants = ["fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "int8", "int8_bf16", "w4a16", "w4a8"]
     head = "| model | batch | " + " | ".join(variants) + \
-        " | int8 / best bf16 | int8 / FP32 eager | int8 real vs sim (rel. RMS) |"
-    lines = [head, "|" + "---|" * (len(variants) + 5)]
+        " | best bf16 | int8 / best bf16 | int8_bf16 / best bf16 | int8 / FP32 eager | int8_bf16 / FP32 eager" \
+        " | int8 real vs sim (rel. RMS) |"
+    lines = [head, "|" + "---|" * (len(variants) + 8)]
     for r in rows:
         cells = [f"{r[f'ms_{v}']:.0f}" if f"ms_{v}" in r else
                  (f"{r[f'ms_{v}_bf16_compiled']:.0f} / {r[f'ms_{v}_int8']:.0f}" if f"ms_{v}_int8" in r else "-")
                  for v in variants]
         lines.append(f"| {r['model']} | {r['batch']} | " + " | ".join(cells) +
-                     f" | {r.get('int8_vs_best_bf16', '-')}x | {r.get('int8_vs_fp32_eager', '-')}x | "
-                     f"{r.get('rel_rms_real_vs_sim_int8') or 0:.4f} |")
+                     f" | {r.get('best_bf16') or '-'} | {r.get('int8_vs_best_bf16', '-')}x"
+                     f" | {r.get('int8_bf16_vs_best_bf16', '-')}x | {r.get('int8_vs_fp32_eager', '-')}x"
+                     f" | {r.get('int8_bf16_vs_fp32_eager', '-')}x | {r.get('rel_rms_real_vs_sim_int8') or 0:.4f} |")
     not_run = [f"{k}: {v}" for k, v in status.items() if v != "done"]
     if not_run:
         lines += ["", "Not measured: " + "; ".join(not_run) + "."]

@@ -44,3 +44,14 @@ def test_w4_with_no_eligible_linear_is_refused_naming_layers(smoke_cfg):
     """The DCGAN is all (transposed) convolutions: nothing for an int4 Linear kernel."""
     with pytest.raises(GenqError, match=r"no Linear layer with an input width divisible by 32.*ConvTranspose2d"):
         _measure(smoke_cfg, "dcgan_digits", "bench=cpu_w4a16", "quant=fp32", "bench.w4_group_size=32")
+
+
+@pytest.mark.parametrize("compile", ["false", pytest.param("true", marks=pytest.mark.slow)])
+def test_int8_with_bf16_around_it_runs_every_layer_in_int8(smoke_cfg, compile):
+    """int8_bf16: the int8 graph under bf16 autocast (the X86 Inductor quantizer's
+    int8-mixed-bf16 mode); the int8 layers are the same, the float ops between them bf16."""
+    s = _measure(smoke_cfg, "speed_dit_xl2", "bench=cpu_int8", "quant=w8a8", "bench.mixed_bf16=true",
+                 f"bench.compile={compile}")
+    print(s["agreement"], s.get("notes"))
+    assert s["variant"] == "int8_bf16" and s["coverage"]["fallback"] == 0 and s["coverage"]["low_precision"] > 10
+    assert s["agreement"]["rel_rms_real_vs_simulated"]["int8_bf16"] < 0.05
