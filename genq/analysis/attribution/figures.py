@@ -45,3 +45,19 @@ def predicted_vs_measured(pred: np.ndarray, measured: np.ndarray, metric: str, s
     rho = "n/a" if spearman is None else f"{spearman:.3f}"
     ax.set_title(f"{title}\nheld-out n={len(measured)}, Spearman {rho}", fontsize=8)
     return _save(fig, out)
+
+
+def view_heatmap(groups: list[str], effects: np.ndarray, cells: list[str], option: str, kind: str,
+                 title: str, out: str | Path) -> Path:
+    """Per-group fitted LPIPS effects (groups x cells) of one quantized option: which cells
+    matter for which class / latent quartile; each row normalised by its largest effect."""
+    scale = np.maximum(effects.max(axis=1, keepdims=True), 1e-12)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.28 * len(cells), 0.3 * len(groups) + 2.2))
+    im = ax.imshow(effects / scale, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(cells)), cells, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(groups)), groups, fontsize=7)
+    ax.set_xlabel("cell (layer group @ sampler steps)", fontsize=8)
+    ax.set_ylabel(kind, fontsize=8)
+    fig.colorbar(im, ax=ax, label=f"{option}: LPIPS effect / row max")
+    ax.set_title(title, fontsize=8)
+    return _save(fig, out)

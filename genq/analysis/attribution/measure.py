@@ -2,7 +2,8 @@
 the fixed noise bank (the same noise for every configuration and for FP: common random
 numbers, so differences between configurations are not noise-bank differences) and score
 it against the FP samples: qFID (FID between the FP and the quantized samples' features),
-LPIPS-style distance to the paired FP sample, and optionally FID against real images."""
+LPIPS-style distance to the paired FP sample (its mean, and per sample for the views of
+:mod:`genq.analysis.attribution.views`), and optionally FID against real images."""
 
 from __future__ import annotations
 
@@ -47,9 +48,12 @@ class Measurer:
         with torch.no_grad():
             images = self.model.sample(self.noise, self.batch_size).float().cpu()
         feats = extract(self.extractor, images)
+        per_sample = feature_lpips(self.extractor.classifier, images, self.fp_images)
         row: dict[str, Any] = {
             "qfid": fid_from_features(self.fp_features, feats),
-            "lpips_vs_fp": float(feature_lpips(self.extractor.classifier, images, self.fp_images).mean()),
+            "lpips_vs_fp": float(per_sample.mean()),
+            # for the per-class / per-sample views (views.py): same noise bank, same order
+            "lpips_per_sample": [round(float(v), 6) for v in per_sample],
         }
         if self.real_features is not None:
             row["fid"] = fid_from_features(self.real_features, feats)

@@ -1,6 +1,7 @@
 """``genq-analyze --attribution``: measure, fit and validate the additive model of the loss
 over cells (layer groups x timestep windows) for one model and a set of options, and write
-``attribution.json`` (what the allocator, ``quant=auto``, reads), ``attribution_rows.csv``
+``attribution.json`` (what the allocator, ``quant=auto``, reads; with the per-class or
+per-latent-quartile views of :mod:`genq.analysis.attribution.views`), ``attribution_rows.csv``
 and the figures. Measured rows are appended to ``attribution_rows.jsonl`` as they come, so
 an interrupted study resumes where it stopped (same settings)."""
 
@@ -19,6 +20,7 @@ from genq.analysis.attribution.additive import fit, validate
 from genq.analysis.attribution.cells import CellGrid, Option, layer_groups, split_steps
 from genq.analysis.attribution.design import random_configs, training_design
 from genq.analysis.attribution.measure import Measurer
+from genq.analysis.attribution.views import fit_views, sample_groups, view_matrix
 from genq.analysis.attribution.switch import switchable
 from genq.analysis.common import units
 from genq.config import compose_config
@@ -153,6 +155,7 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
                          "train": validate(mdl, X[is_train], y[is_train])}
         for r, p in zip(rows, mdl.predict(X)):
             r[f"predicted_{m}"] = float(p)
+    views = _views(fp, measurer.noise, rows, grid, alpha, nonnegative)
     seconds = [r["seconds"] for r in rows]
     result = {"genq_attribution_version": ATTRIBUTION_VERSION, "model": model,
               "overrides": list(overrides), "family": fp.family, "level": level,
@@ -167,14 +170,34 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
               "timing": {"setup_s": round(setup_s, 2), "measurements": len(rows),
                          "seconds_per_measurement": round(float(np.median(seconds)), 3),
                          "total_s": round(time.perf_counter() - t0, 2)},
-              "rows": rows}
+              "views": views, "rows": rows}
     write_json_atomic(out / "attribution.json", result)
     _write_figures(result, grid, out)
     return result
 
 
+def _views(fp: Any, noise: Any, rows: list[dict[str, Any]], grid: CellGrid, alpha: float,
+           nonnegative: bool) -> dict[str, Any]:
+    """Per-class (class-conditional models) or per-latent-quartile (GANs) attribution of
+    LPIPS, or why there is none."""
+    grouping = sample_groups(fp, noise)
+    if grouping is None:
+        return {"skipped": f"a {fp.family} model without classes has no grouping of its samples"}
+    if any("lpips_per_sample" not in r for r in rows):
+        return {"skipped": "rows measured before per-sample LPIPS was kept (rerun into a new folder)"}
+    return fit_views(rows, grouping, grid.n_options, alpha, nonnegative, [c.label for c in grid.cells])
+
+
 def _write_figures(result: dict[str, Any], grid: CellGrid, out: Path) -> None:
     groups, options = list(grid.groups), [o.name for o in grid.options]
+    views = result.get("views", {})
+    if "groups" in views:
+        for o in range(1, len(options)):
+            names, effects = view_matrix(views, o)
+            if names:
+                figures.view_heatmap(names, effects, [c.label for c in grid.cells], options[o], views["kind"],
+                                     f"{result['model']}: which cells matter for which {views['kind']} "
+                                     f"(LPIPS vs FP, option {options[o]})", out / f"attribution_views_{options[o]}.png")
     rows = [r for r in result["rows"] if r["kind"] == "heldout"]
     for m, fitted in result["effects"].items():
         figures.effect_heatmap(np.asarray(fitted["effects"]), groups, grid.windows, options, m,
