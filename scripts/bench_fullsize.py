@@ -39,22 +39,29 @@ FLOAT = ["fp32_eager", "fp32_compiled", "bf16", "bf16_compiled"]
 W4 = {"speed_dit_xl2": ["w4a16"], "speed_pixart_sigma": ["w4a16"]}
 
 
+def has_bf16() -> bool:
+    """bf16 instructions (elsewhere bf16 is emulated, several times slower than FP32): only
+    then is int8 with bf16 around it timed."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_info()["isa"]))
+
+
 def job_overrides(model: str, batch: int, threads: int | None, repeats: int, arm: bool,
                   part: str = "all") -> list[str]:
     """genq overrides of one job. ``part``: ``all`` (every variant in one process), ``float``
     (FP32 eager/compiled, bf16 eager, bf16 compiled: ``bench=cpu_bf16`` compiled, no quantized
-    model) or ``low`` (FP32 eager, int8 and the W4 variants)."""
-    # int8 with bf16 around it only where the CPU has bf16 instructions (elsewhere bf16 is
-    # emulated, several times slower than FP32, and a second int8 graph costs gigabytes)
-    bf16_isa = {"avx512_bf16", "amx_bf16"} & set(cpu_info()["isa"])
-    low = (["int8_bf16"] if bf16_isa else []) + W4.get(model, []) + (["w4a8"] if arm and model in W4 else [])
+    model), ``low`` (FP32 eager, int8 and the W4 variants) or ``int8_bf16`` (FP32 eager and
+    int8 with bf16 around it: a second int8 graph of SD 1.5 next to the first passed 22 GB)."""
+    low = (["int8_bf16"] if has_bf16() and part == "all" else []) + W4.get(model, []) + \
+        (["w4a8"] if arm and model in W4 else [])
     common = [f"model={model}", f"bench.batch_size={batch}", f"bench.repeats={repeats}", "bench.warmup=1",
               "logger=none"] + ([f"bench.threads={threads}"] if threads else [])
     if part == "float":
         return common + ["quant=fp32", "bench=cpu_bf16", "bench.compile=true",
                          "bench.baselines=[fp32_eager,fp32_compiled,bf16]"]
-    variants = (FLOAT if part == "all" else ["fp32_eager"]) + low
+    variants = (FLOAT if part == "all" else ["fp32_eager"]) + (low if part != "int8_bf16" else [])
     out = common + ["quant=w8a8", "quant.calib_samples=4", "bench=cpu_int8", f"bench.baselines=[{','.join(variants)}]"]
+    if part == "int8_bf16":
+        out.append("bench.mixed_bf16=true")
     if int8_pairs_saturate():
         out.append("quant.a_bits=7")
     return out
@@ -118,6 +125,15 @@ def rows_of(records: list[dict], model: str, batch: int) -> dict:
     return row
 
 
+def _cell(row: dict, variant: str) -> str:
+    """ms of one variant; FP32 eager of each process (in process order) when split."""
+    if f"ms_{variant}" in row:
+        return f"{row[f'ms_{variant}']:.0f}"
+    if variant == "fp32_eager":
+        return " / ".join(f"{x:.0f}" for k, x in row.items() if k.startswith("ms_fp32_eager_")) or "-"
+    return "-"
+
+
 def table(rows: list[dict], status: dict) -> str:
     variants = ["fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "int8", "int8_bf16", "w4a16", "w4a8"]
     head = "| model | batch | " + " | ".join(variants) + \
@@ -125,9 +141,7 @@ def table(rows: list[dict], status: dict) -> str:
         " | int8 real vs sim (rel. RMS) |"
     lines = [head, "|" + "---|" * (len(variants) + 8)]
     for r in rows:
-        cells = [f"{r[f'ms_{v}']:.0f}" if f"ms_{v}" in r else
-                 (f"{r[f'ms_{v}_bf16_compiled']:.0f} / {r[f'ms_{v}_int8']:.0f}" if f"ms_{v}_int8" in r else "-")
-                 for v in variants]
+        cells = [_cell(r, v) for v in variants]
         lines.append(f"| {r['model']} | {r['batch']} | " + " | ".join(cells) +
                      f" | {r.get('best_bf16') or '-'} | {r.get('int8_vs_best_bf16', '-')}x"
                      f" | {r.get('int8_bf16_vs_best_bf16', '-')}x | {r.get('int8_vs_fp32_eager', '-')}x"
@@ -158,7 +172,7 @@ def main() -> None:
           f"budget {a.budget_min:.0f} min", flush=True)
     deadline = time.monotonic() + 60 * a.budget_min
     arm = "aarch64" in os.uname().machine
-    parts = ["float", "low"] if a.split else ["all"]
+    parts = (["float", "low"] + (["int8_bf16"] if has_bf16() else [])) if a.split else ["all"]
     status, rows = {}, []
     for batch in [int(b) for b in a.batches.split(",")]:
         for model in a.models.split(","):
