@@ -12,7 +12,7 @@
 #   scripts/reproduce_formats.sh                  # everything, one stream after the other
 #   scripts/reproduce_formats.sh ddpm_w4a4        # one stream (two at once on two cores)
 #   scripts/reproduce_formats.sh tables           # only the tables, from finished sweeps
-# Streams: ddpm_w8 ddpm_w4a8 ddpm_w4a4 gan_w8 gan_w4a8 gan_w4a4 best tables.
+# Streams: ddpm_w8 ddpm_w4a8 ddpm_w4a4 gan_w8 gan_w4a8 gan_w4a4 best outliers tables.
 # FORMATS_SWEEP=dir holds (and resumes: finished runs are skipped) the sweeps; N (default 500)
 # samples per grid run; the best W4A4 PTQ rows are rerun at 1,000 samples (stream `best`).
 set -euo pipefail
@@ -60,6 +60,11 @@ best() {
     metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/nvfp4"
 }
 
+# activation/weight kurtosis and channel max/median ratio per layer before and after each
+# outlier method, over the w4a4 calibration inputs (seed 0; 44 min on a shared core)
+outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits --recipes w4a4 --outliers smooth rotate svd \
+  --out results/formats/outliers && .venv/bin/python scripts/formats_outlier_summary.py results/formats/outliers; }
+
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
 
 case "${1:-all}" in
@@ -69,7 +74,7 @@ case "${1:-all}" in
   gan_w8) w8 dcgan_digits "$sweep/gan/w8" ;;
   gan_w4a8) w4 dcgan_digits "$sweep/gan/w4a8" 8 ;;
   gan_w4a4) w4 dcgan_digits "$sweep/gan/w4a4" 4 ;;
-  best|tables) "$1" ;;
-  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8; do "$0" "$s"; done; best; tables ;;
-  *) echo "usage: $0 [all|ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|best|tables]" >&2; exit 2 ;;
+  best|tables|outliers) "$1" ;;
+  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8; do "$0" "$s"; done; best; outliers; tables ;;
+  *) echo "usage: $0 [all|ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|best|outliers|tables]" >&2; exit 2 ;;
 esac
