@@ -169,13 +169,17 @@ def analyze_attribution(models: list[str], recipes: list[str], out: Path, args: 
                                  n_random=args.n_random, n_heldout=args.n_heldout, seed=args.seed,
                                  mode=args.one_at_a_time, alpha=args.alpha, pairwise=args.pairwise,
                                  fid=args.fid, overrides=args.override, batch_size=args.batch_size,
-                                 nonnegative=not args.signed)
+                                 nonnegative=not args.signed,
+                                 latency={"batch_size": args.latency_batch, "repeats": args.latency_repeats}
+                                 if args.latency else None)
         for metric, v in result["validation"].items():
             validation.append({"model": model, "metric": metric, "spearman": v["spearman"],
                                "n_configs": v["n_configs"], "r2": v["r2"], "seed": args.seed})
             summary[f"{model}/{metric}/spearman"] = v["spearman"]
         summary[f"{model}/seconds_per_measurement"] = result["timing"]["seconds_per_measurement"]
         summary[f"{model}/measurements"] = result["timing"]["measurements"]
+        if "latency" in result["costs"]:
+            summary[f"{model}/latency_max_rel_error"] = result["costs"]["latency"]["check"]["max_rel_error"]
     (out / "attribution_validation.json").write_text(json.dumps(validation, indent=2) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -230,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="let fitted cell effects be negative (default: bounded at 0)")
     a.add_argument("--fid", action="store_true", help="also FID against the real digits")
     a.add_argument("--batch-size", type=int, default=256, help="sampling batch size")
+    a.add_argument("--latency", action="store_true",
+                   help="also measure each group x option's latency on cpu_int8 (whole-graph "
+                        "differences, checked for additivity) for quant.budget.kind=latency_ms")
+    a.add_argument("--latency-batch", type=int, default=1, help="batch size of the latency table")
+    a.add_argument("--latency-repeats", type=int, default=3, help="timed repeats per latency entry")
     a.add_argument("--override", nargs="*", default=[],
                    help="extra config overrides for the model and recipes (e.g. quant.calib_samples=128)")
     p.add_argument("--out", type=Path, required=True)

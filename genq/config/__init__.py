@@ -115,7 +115,7 @@ class LayerOverride:
 class BudgetConfig:
     """What ``quant=auto`` (the mixed-precision allocator, docs/attribution.md) may spend."""
 
-    kind: str = "effective_w_bits"              # effective_w_bits | model_bytes
+    kind: str = "effective_w_bits"              # effective_w_bits | model_bytes | latency_ms
     value: Optional[float] = None               # bits per weight element, or bytes
     attribution: Optional[str] = None           # the attribution.json of genq-analyze --attribution
     metric: str = "qfid"                        # the fitted loss minimised: qfid | lpips_vs_fp | fid

@@ -51,5 +51,32 @@ def test_an_unreachable_budget_says_what_is_reachable():
     effects, costs, _ = instance(0)
     with pytest.raises(GenqError, match="cheapest reachable"):
         allocate(effects, costs, "effective_w_bits", 1.0)
-    with pytest.raises(GenqError, match="latency_ms needs per-layer latencies"):
+    with pytest.raises(GenqError, match="latency_ms needs the attribution's measured latency table"):
         allocate(effects, costs, "latency_ms", 1.0)
+
+
+def _with_latency(seed: int, costs: CostModel, options: int = 3) -> CostModel:
+    """A measured-looking latency table: option 1 faster than FP, option 2 (a format with
+    no kernel) absent from the table."""
+    rng = np.random.default_rng(seed)
+    groups = len(costs.elements)
+    delta = [[0.0, -float(rng.uniform(0.5, 3.0)), None] for _ in range(groups)]
+    costs.latency = {"base_ms": 10.0, "delta_ms": delta}
+    return costs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_latency_budget_is_met_exactly_and_never_picks_an_option_without_a_kernel(seed):
+    effects, costs, _ = instance(seed)
+    costs = _with_latency(seed, costs)
+    C = effects.shape[0]
+    fp_ms = costs.latency_ms(np.zeros(C, dtype=int))
+    assert fp_ms == pytest.approx(10.0 * sum(costs.window_steps))
+    fastest = costs.latency_ms(np.ones(C, dtype=int))
+    for value in np.linspace(fastest, fp_ms, 4)[:-1]:
+        got = allocate(effects, costs, "latency_ms", value)
+        ref = brute_force(effects, costs, "latency_ms", value)
+        assert 2 not in got.config.tolist()
+        assert got.cost <= value + 1e-6 and got.predicted == pytest.approx(ref.predicted, abs=1e-7)
+    with pytest.raises(GenqError, match=f"cheapest reachable is {fastest:g}"):
+        allocate(effects, costs, "latency_ms", fastest - 1.0)

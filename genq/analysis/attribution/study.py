@@ -21,7 +21,8 @@ from genq.analysis.attribution.cells import CellGrid, Option, layer_groups, spli
 from genq.analysis.attribution.design import random_configs, training_design
 from genq.analysis.attribution.measure import Measurer
 from genq.analysis.attribution.views import fit_views, sample_groups, view_matrix
-from genq.analysis.attribution.switch import switchable
+from genq.analysis.attribution.latency import latency_table
+from genq.analysis.attribution.switch import quantized_copies, switchable
 from genq.analysis.common import units
 from genq.config import compose_config
 from genq.errors import GenqError
@@ -107,9 +108,13 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
                     n_heldout: int = 50, seed: int = 0, mode: str = "restore", alpha: float = 1e-3,
                     pairwise: bool = False, fid: bool = False, overrides: Sequence[str] = (),
                     nonnegative: bool = True,
-                    batch_size: int = 256, model_override: Optional[Any] = None) -> dict[str, Any]:
+                    batch_size: int = 256, model_override: Optional[Any] = None,
+                    latency: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """The whole study (module docstring); returns the attribution dict it writes.
     ``overrides``: extra config overrides (``model.num_inference_steps=10``...);
+    ``latency``: settings of the measured latency table (``batch_size``, ``repeats``,
+    ``compile``; :mod:`genq.analysis.attribution.latency`), kept in ``costs["latency"]`` and
+    in ``latency.json`` (reused when it exists);
     ``model_override``: an adapter to use instead of loading ``model`` (tests)."""
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -118,7 +123,11 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     grid, q0 = build_grid(fp, model, options, windows, level, overrides)
     q = with_quant_seed(q0, q0.seed)
     calib = build_calibration(fp, q, q0.seed)
-    net, switch, costs = switchable(fp, grid, calib)
+    copies = quantized_copies(fp, grid, calib)
+    net, switch, costs = switchable(fp, grid, calib, copies)
+    if latency is not None:
+        costs["latency"] = _latency(fp, copies, grid, out / "latency.json", latency, seed)
+    del copies
     setup_s = time.perf_counter() - t0
     extractor = load_feature_extractor(cfg.metrics.feature_extractor)
     real = None
@@ -174,6 +183,18 @@ def run_attribution(model: str, options: Sequence[str], out: Path, n_samples: in
     write_json_atomic(out / "attribution.json", result)
     _write_figures(result, grid, out)
     return result
+
+
+def _latency(fp: Any, copies: list, grid: CellGrid, path: Path, settings: dict[str, Any],
+             seed: int) -> dict[str, Any]:
+    """The measured latency table, or the one an earlier run of this study wrote."""
+    if path.exists():
+        table = json.loads(path.read_text())
+        if len(table["delta_ms"]) == len(grid.groups) and len(table["delta_ms"][0]) == grid.n_options:
+            return table
+    table = latency_table(fp, copies, grid, fp.make_noise(settings.get("batch_size", 1), seed), **settings)
+    write_json_atomic(path, table)
+    return table
 
 
 def _views(fp: Any, noise: Any, rows: list[dict[str, Any]], grid: CellGrid, alpha: float,

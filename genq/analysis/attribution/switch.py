@@ -82,7 +82,7 @@ class CellSwitch:
         pass
 
 
-def _quantized_copies(fp: GeneratorAdapter, grid: CellGrid, calib: Any) -> list[nn.Module]:
+def quantized_copies(fp: GeneratorAdapter, grid: CellGrid, calib: Any) -> list[nn.Module]:
     """Per quantized option, a copy of the network with that option applied and calibrated."""
     networks = []
     for option in grid.options[1:]:
@@ -99,18 +99,20 @@ def _quantized_copies(fp: GeneratorAdapter, grid: CellGrid, calib: Any) -> list[
     return networks
 
 
-def switchable(fp: GeneratorAdapter, grid: CellGrid, calib: Any) -> tuple[GeneratorAdapter, CellSwitch, dict[str, Any]]:
+def switchable(fp: GeneratorAdapter, grid: CellGrid, calib: Any,
+               copies: Optional[list[nn.Module]] = None) -> tuple[GeneratorAdapter, CellSwitch, dict[str, Any]]:
     """A copy of ``fp`` whose cells switch between the grid's options (module docstring),
     its :class:`CellSwitch` and the cost table of the options
     (:func:`genq.analysis.attribution.costs.cost_table`); ``calib``: a
     :class:`genq.quant.calibration.CalibrationSet` of the FP model (with the sampler step of
-    every row for a denoiser). The model starts all-FP."""
+    every row for a denoiser); ``copies``: the options' calibrated networks when the caller
+    made them (:func:`quantized_copies`). The model starts all-FP."""
     if any(o.plan.attention for o in grid.options[1:]):
         raise GenqError("attention-matmul quantization (quant.attn_bits/softmax_bits) is not "
                         "attributed per cell; accepted: options with attn_bits=null, softmax_bits=null.")
     if not fp.is_denoiser and len(grid.windows) != 1:
         raise GenqError(f"a {fp.family} model samples in one pass; accepted: --windows 1.")
-    copies = _quantized_copies(fp, grid, calib)
+    copies = quantized_copies(fp, grid, calib) if copies is None else copies
     costs = cost_table(fp.network, copies, grid)
     out = fp.clone()
     modules = dict(out.network.named_modules())

@@ -16,21 +16,24 @@ Kinds (``quant.budget.kind``):
   ``y[g, o] >= x[(g, k), o]`` per group, option and window. (Two options with the same
   weight format are counted twice here although a schedule shares that weight: an upper
   bound; the record's ``weight_bytes_stored`` counts it once.)
-- ``latency_ms``: not offered. It needs per-layer, per-format latencies from a real-kernel
-  backend; genq's real backends (``genq.bench.backends``) time the whole sampler only, and
-  per-layer times of compiled/fused graphs are not additive. See docs/attribution.md.
+- ``latency_ms``: milliseconds per image of the whole sampler on a real-kernel backend,
+  from the attribution's measured latency table (``genq-analyze --attribution --latency``,
+  :mod:`genq.analysis.attribution.latency`): ``steps x base + sum over cells of steps_k x
+  delta[g][o]``, the marginal latency of group g at option o measured as whole-graph
+  differences and checked for additivity on random configurations. Options the backend
+  cannot run have no latency and are excluded. Linear in x.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from genq.errors import GenqError
 
-KINDS = ("effective_w_bits", "model_bytes")
+KINDS = ("effective_w_bits", "model_bytes", "latency_ms")
 
 
 @dataclass
@@ -44,12 +47,33 @@ class CostModel:
     other_weight_elements: int
     other_bytes: float
     window_steps: list[int] = field(default_factory=list)
+    latency: Optional[dict[str, Any]] = None     # genq.analysis.attribution.latency table
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> "CostModel":
         return cls(np.asarray(table["weight_bits"], dtype=float), np.asarray(table["weight_elements"], dtype=float),
                    float(table["other_weight_bits"]), int(table["other_weight_elements"]),
-                   float(table["other_bytes"]), [int(s) for s in table["window_steps"]])
+                   float(table["other_bytes"]), [int(s) for s in table["window_steps"]], table.get("latency"))
+
+    def cell_latency(self) -> np.ndarray:
+        """(cells, options): ms per image each cell adds over the all-FP sampler (NaN: an
+        option the backend cannot run)."""
+        if self.latency is None:
+            raise GenqError("quant.budget.kind=latency_ms needs the attribution's measured latency "
+                            "table; accepted: an attribution.json written by genq-analyze "
+                            "--attribution --latency (docs/attribution.md).")
+        delta = np.array([[np.nan if v is None else v for v in row] for row in self.latency["delta_ms"]])
+        steps = np.asarray(self.window_steps, dtype=float)
+        return (delta[:, None, :] * steps[None, :, None]).reshape(-1, delta.shape[1])
+
+    def base_latency(self) -> float:
+        """ms per image of the all-FP sampler through the same backend path."""
+        self.cell_latency()
+        return float(self.latency["base_ms"] * sum(self.window_steps))
+
+    def latency_ms(self, config: np.ndarray) -> float:
+        cl = self.cell_latency()
+        return float(self.base_latency() + cl[np.arange(len(config)), config].sum())
 
     @property
     def n_windows(self) -> int:
@@ -81,13 +105,11 @@ class CostModel:
 
     def evaluate(self, kind: str, config: np.ndarray) -> float:
         check_kind(kind)
+        if kind == "latency_ms":
+            return self.latency_ms(config)
         return self.effective_w_bits(config) if kind == "effective_w_bits" else self.model_bytes(config)
 
 
 def check_kind(kind: str) -> None:
-    if kind == "latency_ms":
-        raise GenqError("quant.budget.kind=latency_ms needs per-layer latencies of every format "
-                        "from a real-kernel backend; genq's backends time the whole sampler only "
-                        "(docs/attribution.md); accepted: effective_w_bits, model_bytes.")
     if kind not in KINDS:
         raise GenqError(f"quant.budget.kind={kind!r}; accepted: {', '.join(KINDS)}.")

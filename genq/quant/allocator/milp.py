@@ -62,10 +62,17 @@ def allocate(effects: np.ndarray, costs: CostModel, kind: str, value: float, int
         r = np.zeros(n)
         r[c * O:(c + 1) * O] = 1
         add(r, 1, 1)
+    upper = np.ones(n)
     if kind == "effective_w_bits":
         r = np.zeros(n)
         r[:n_x] = costs.cell_bits().reshape(-1)
         add(r, -np.inf, value * costs.total_elements - costs.other_weight_bits)
+    elif kind == "latency_ms":
+        cl = costs.cell_latency().reshape(-1)
+        upper[:n_x][np.isnan(cl)] = 0                    # options the backend cannot run
+        r = np.zeros(n)
+        r[:n_x] = np.nan_to_num(cl)
+        add(r, -np.inf, value - costs.base_latency())
     else:
         for g in range(G):
             for k in range(K):
@@ -90,7 +97,7 @@ def allocate(effects: np.ndarray, costs: CostModel, kind: str, value: float, int
         add(e - qd, -np.inf, 0)
     integrality = np.r_[np.ones(n_x + n_y), np.zeros(len(pair_idx))]
     res = milp(obj, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=integrality,
-               bounds=Bounds(0, 1), options={"time_limit": time_limit})
+               bounds=Bounds(0, upper), options={"time_limit": time_limit})
     if res.x is None:
         cheapest = _cheapest(costs, kind, C, O)
         raise GenqError(f"no configuration meets quant.budget {kind} <= {value:g} (the cheapest "
@@ -105,6 +112,9 @@ def allocate(effects: np.ndarray, costs: CostModel, kind: str, value: float, int
 
 
 def _cheapest(costs: CostModel, kind: str, C: int, O: int) -> float:
+    if kind == "latency_ms":
+        cl = costs.cell_latency()
+        return costs.latency_ms(np.where(np.isnan(cl), np.inf, cl).argmin(axis=1))
     if kind == "effective_w_bits":
         return costs.effective_w_bits(costs.cell_bits().argmin(axis=1))
     return costs.model_bytes(np.repeat(costs.bits.argmin(axis=1), costs.n_windows))
@@ -118,7 +128,7 @@ def brute_force(effects: np.ndarray, costs: CostModel, kind: str, value: float, 
     for combo in itertools.product(range(O), repeat=C):
         config = np.array(combo, dtype=np.int64)
         cost = costs.evaluate(kind, config)
-        if cost > value + 1e-9:
+        if not cost <= value + 1e-9:                     # NaN: an option without a latency
             continue
         loss = predicted_loss(effects, intercept, config, pairs)
         if best is None or loss < best.predicted - 1e-12:
