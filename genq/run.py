@@ -163,6 +163,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path, group: str | None = Non
               # classifier-free guidance of the sampling (both passes through the same network);
               # null: the model has none
               "guidance_scale": getattr(fp, "guidance_scale", None),
+              # StyleGAN's truncation psi (1: none); null: the model has none
+              "truncation": getattr(fp, "truncation", None),
               "quant": quant_info, "metrics": metrics,
               "speed": speed, "config": OmegaConf.to_container(cfg, resolve=True),
               "config_hash": config_hash, "env": environment(), "seed": cfg.seed, "status": "ok",

@@ -169,7 +169,7 @@ def test_shipped_weights_hash_mismatch(tmp_path, genq_cli):
 def test_shipped_manifests_match_the_shipped_files():
     from genq.models.integrity import verify_manifest
 
-    for name in ("dcgan_digits", "ddpm_digits", "dit_digits", "digits_classifier"):
+    for name in ("dcgan_digits", "ddpm_digits", "dit_digits", "stylegan_digits", "digits_classifier"):
         folder = ROOT / "genq" / "weights" / name
         listed = json.loads((folder / "sha256.json").read_text())
         assert set(listed) == {"config.json", "model.safetensors"}

@@ -38,6 +38,13 @@ class TrainConfig:
     ema_decay: float = 0.0
     seed: int = 0
     log_every: int = 100
+    # StyleGAN2 (genq.train.stylegan): R1 weight and lazy interval, DiffAugment policy,
+    # EMA half-life (thousands of images), EMA snapshots every N steps (0: none)
+    r1_gamma: float = 0.1
+    r1_interval: int = 16
+    augment: str = "translation,cutout"
+    ema_kimg: float = 10.0
+    snapshot_every: int = 0
 
 
 @dataclass
@@ -78,6 +85,8 @@ class ModelConfig:
     # transformer text-to-image (model=hub_transformer_t2i): tokens per prompt of the T5/CLIP
     # encoders; null: the pipeline's default (PixArt-Sigma 300, PixArt-alpha 120, SD3 256)
     max_sequence_length: Optional[int] = None
+    # StyleGAN2 (model=stylegan_digits): truncation psi, w = w_avg + psi (w - w_avg); 1: none
+    truncation: float = 1.0
 
 
 @dataclass
@@ -384,6 +393,9 @@ def validate(cfg: Any) -> None:
     validate_metrics(cfg.metrics)
     if cfg.model.num_inference_steps < 1:
         raise GenqError(f"model.num_inference_steps={cfg.model.num_inference_steps} must be at least 1.")
+    if not 0 <= cfg.model.truncation <= 1:
+        raise GenqError(f"model.truncation={cfg.model.truncation} is out of range; accepted: 0 to 1 "
+                        "(1: no truncation, 0: every sample from the average w).")
     check_choice("logger.name", cfg.logger.name, ("wandb", "none"))
     check_choice("logger.mode", cfg.logger.mode, ("offline", "online", "disabled"))
     check_choice("device", cfg.device, ("cpu", "cuda"))

@@ -25,6 +25,7 @@ from genq.models.diffusion import DiffusionAdapter
 from genq.models.dit import DiTAdapter
 from genq.models.gan import GANAdapter
 from genq.models.speed import is_speed_model, load_speed_model
+from genq.models.stylegan_adapter import StyleGANAdapter
 
 
 @contextlib.contextmanager
@@ -66,11 +67,15 @@ def _plain(node: Any) -> dict[str, Any]:
 
 #: an embedded diffusion model's adapter, by the network class its checkpoint names
 DIFFUSION_ADAPTERS = {"UNet2DModel": DiffusionAdapter, "DiTTransformer2DModel": DiTAdapter}
+#: an embedded GAN's checkpoint class, by ``model.network_class`` (anything else: the DCGAN)
+GAN_CLASSES = {"StyleGAN2": "StyleGAN2"}
 
 
 def _adapter_from(ckpt: dict[str, Any], family: str, num_inference_steps: int,
-                  guidance_scale: float = 1.0) -> GeneratorAdapter:
+                  guidance_scale: float = 1.0, truncation: float = 1.0) -> GeneratorAdapter:
     try:
+        if family == "gan" and ckpt.get("class") == "StyleGAN2":
+            return StyleGANAdapter(ckpt["arch"], truncation=truncation)
         if family == "gan":
             return GANAdapter(ckpt["arch"])
         if ckpt.get("class") == "DiTTransformer2DModel":
@@ -144,21 +149,23 @@ def load_generator(model_cfg: Any, device: str | None = None,
     if is_speed_model(model_cfg.name):     # a published config, random weights (genq.models.speed)
         with seeded_init(init_seed):
             return load_speed_model(model_cfg, arch, init_seed)
-    expected = "DCGAN" if family == "gan" else model_cfg.network_class
+    expected = (GAN_CLASSES.get(model_cfg.network_class, "DCGAN") if family == "gan"
+                else model_cfg.network_class)
     if family == "diffusion" and expected not in DIFFUSION_ADAPTERS:
         raise GenqError(f"model.network_class={expected!r} is not an embedded diffusion network; "
                         f"accepted: {', '.join(DIFFUSION_ADAPTERS)}.")
     guidance = model_cfg.guidance_scale if expected == "DiTTransformer2DModel" else 1.0
+    truncation = getattr(model_cfg, "truncation", 1.0)
     folder = resolve_weights(model_cfg.name, model_cfg.weights)
     if folder is None:
         ckpt = {"class": expected, "arch": arch, "scheduler": _plain(model_cfg.scheduler)}
         with seeded_init(init_seed):
-            return _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance)
+            return _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance, truncation)
     ckpt = read_config(folder)
     if ckpt.get("class") != expected:
         raise GenqError(f"checkpoint {str(folder)!r} holds a {ckpt.get('class')!r}; "
                         f"model={model_cfg.name!r} needs a {expected!r} checkpoint.")
-    adapter = _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance)
+    adapter = _adapter_from(ckpt, family, model_cfg.num_inference_steps, guidance, truncation)
     for part, module in adapter.checkpoint_parts().items():
         load_part(folder, part, module)
     return adapter

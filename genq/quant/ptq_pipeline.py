@@ -47,8 +47,10 @@ def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> 
     check_schedule_methods(fp, q)
     wrong = [k for k in ("bias_correction", "bn_reestimate") if getattr(r, k) and k not in fp.corrections]
     if wrong:
-        raise GenqError("quant.reconstruction.bias_correction / bn_reestimate are the GAN "
-                        f"corrections (the DCGAN's BatchNorm); accepted: false for {fp.family} models.")
+        applies = ", ".join(fp.corrections) or "none"
+        raise GenqError(f"quant.reconstruction.{wrong[0]}=true does not apply to this {fp.family} model "
+                        f"(the GAN corrections: bias_correction, and bn_reestimate for the DCGAN's "
+                        f"BatchNorm); corrections that apply here: {applies}; accepted: false for the others.")
 
 
 def check_schedule_methods(fp: GeneratorAdapter, q: Any) -> None:

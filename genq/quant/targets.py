@@ -30,6 +30,9 @@ class LayerTarget:
     - ``input_channel_axis``: the channel axis of the layer's input activation (per-token
       and block-format activation scales reduce over it).
     - ``input_arg``: the keyword of the input when a caller passes it by name.
+    - ``selected_by``: other ``quant.layers`` names that select this type as well as its own
+      (StyleGAN's ModulatedConv2d is selected by ``Conv2d`` too, so every recipe that quantizes
+      convolutions quantizes it, and ``quant.layers=[ModulatedConv2d]`` alone picks it out).
     """
 
     layer_type: type
@@ -38,6 +41,7 @@ class LayerTarget:
     in_axis: int = 1
     input_channel_axis: int = 1
     input_arg: str = "input"
+    selected_by: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -49,12 +53,13 @@ _TARGETS: dict[type, LayerTarget] = {}
 
 def register_layer_target(layer_type: type, *, weight: str = "weight", out_axis: int = 0,
                           in_axis: int = 1, input_channel_axis: int = 1,
-                          input_arg: str = "input") -> LayerTarget:
+                          input_arg: str = "input", selected_by: tuple[str, ...] = ()) -> LayerTarget:
     """Make ``layer_type`` (and its subclasses) quantizable; returns its entry. Registering a
-    type again replaces its entry."""
+    type again replaces its entry. ``selected_by``: other ``quant.layers`` names that select it."""
     if not (isinstance(layer_type, type) and issubclass(layer_type, nn.Module)):
         raise GenqError(f"register_layer_target needs an nn.Module subclass, got {layer_type!r}.")
-    target = LayerTarget(layer_type, weight, out_axis, in_axis, input_channel_axis, input_arg)
+    target = LayerTarget(layer_type, weight, out_axis, in_axis, input_channel_axis, input_arg,
+                         tuple(selected_by))
     _TARGETS[layer_type] = target
     return target
 
@@ -79,12 +84,10 @@ def target_for(module: nn.Module | type) -> LayerTarget | None:
 
 
 def selected(module: nn.Module, names: set[str]) -> bool:
-    """Whether ``module`` is of a registered type named in ``names`` (``quant.layers``)."""
-    cls = type(module)
-    for base in cls.__mro__:
-        if base in _TARGETS:
-            return _TARGETS[base].name in names
-    return False
+    """Whether ``module`` is of a registered type named in ``names`` (``quant.layers``), by
+    its own name or one of its ``selected_by`` names."""
+    target = target_for(module)
+    return target is not None and (target.name in names or any(n in names for n in target.selected_by))
 
 
 register_layer_target(nn.Linear, out_axis=0, in_axis=1, input_channel_axis=-1)

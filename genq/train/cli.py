@@ -29,6 +29,7 @@ from genq.models.classifier import DigitsClassifier
 from genq.models.diffusion import DiffusionAdapter
 from genq.models.dit import DiTAdapter
 from genq.models.gan import GANAdapter
+from genq.models.stylegan_adapter import StyleGANAdapter
 from genq.models.registry import cache_dir, save_classifier
 
 register_configs()
@@ -39,11 +40,12 @@ def train_model(cfg: DictConfig) -> Path:
     from genq.train.classifier import train_classifier
     from genq.train.diffusion import train_diffusion
     from genq.train.gan import train_gan
+    from genq.train.stylegan import train_stylegan
 
     m, t = cfg.model, cfg.model.train
     if m.get("hub"):
         raise GenqError(f"model={m.name} is a pretrained hub model; genq-train trains the embedded "
-                        "models: dcgan_digits, ddpm_digits, dit_digits, digits_classifier.")
+                        "models: dcgan_digits, stylegan_digits, ddpm_digits, dit_digits, digits_classifier.")
     out = Path(cfg.out_dir or cache_dir() / "models" / m.name).expanduser().resolve()
     data = dict(resolution=cfg.data.resolution, test_fraction=cfg.data.test_fraction,
                 split_seed=cfg.data.split_seed)
@@ -56,6 +58,13 @@ def train_model(cfg: DictConfig) -> Path:
         stats = train_classifier(model, train, load_digits("test", **data), t.steps, t.batch_size,
                                  t.lr, t.seed)
         save_classifier(model, arch, out, {"test_accuracy": stats["test_accuracy"]})
+    elif m.family == "gan" and m.network_class == "StyleGAN2":
+        adapter = StyleGANAdapter(arch)
+        stats = train_stylegan(adapter, train.images, t.steps, t.batch_size, t.lr, t.seed,
+                               r1_gamma=t.r1_gamma, r1_interval=t.r1_interval, augment=t.augment,
+                               ema_kimg=t.ema_kimg, snapshot_every=t.snapshot_every,
+                               on_snapshot=lambda step: adapter.save(out / "snapshots" / f"step_{step:06d}"))
+        adapter.save(out)
     elif m.family == "gan":
         adapter = GANAdapter(arch)
         stats = train_gan(adapter, train.images, t.steps, t.batch_size, t.lr, t.seed)

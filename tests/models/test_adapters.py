@@ -33,7 +33,7 @@ class TestDiffusionAdapter(ConformanceTests, AdapterTests):
         assert steps == sorted(steps, reverse=True)       # timesteps descend
 
 
-@pytest.mark.parametrize("name", ["dcgan_digits", "ddpm_digits", "dit_digits"])
+@pytest.mark.parametrize("name", ["dcgan_digits", "ddpm_digits", "dit_digits", "stylegan_digits"])
 def test_embedded_weights_load_and_make_digits(name):
     from genq.metrics import load_feature_extractor
 

@@ -341,7 +341,8 @@ def test_recipe_label_names_the_quantized_components(components, label):
 def test_embedded_models_have_their_network_as_their_only_component():
     from genq.quant.components import available
 
-    for name, role in (("ddpm_digits", "unet"), ("dit_digits", "transformer"), ("dcgan_digits", "generator")):
+    for name, role in (("ddpm_digits", "unet"), ("dit_digits", "transformer"), ("dcgan_digits", "generator"),
+                       ("stylegan_digits", "generator")):
         adapter = load_generator(compose(f"model={name}", "experiment=smoke").model)
         assert available(adapter) == [role]
         with pytest.raises(GenqError, match=f"has no such component \\(its network is a {role}\\)"):
