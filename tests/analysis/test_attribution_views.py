@@ -44,6 +44,15 @@ def test_latent_quartiles_put_the_largest_norms_in_the_atypical_group():
     assert sum(len(v) for v in grouping["groups"].values()) == 40
 
 
+def test_a_stylegan_row_is_grouped_by_its_latent_not_its_pixel_noise():
+    class _StyleGan(_Gan):
+        class network:
+            z_dim = 4
+    noise = torch.randn(40, 4 + 50, generator=torch.Generator().manual_seed(2))
+    atypical = sample_groups(_StyleGan(), noise)["groups"]["|z| Q4 (atypical)"]
+    assert set(atypical) == set(torch.topk(noise[:, :4].norm(dim=1), 10).indices.tolist())
+
+
 def test_unconditional_diffusion_has_no_view():
     class _Ddpm:
         family = "diffusion"

@@ -9,7 +9,8 @@ same training configurations, then judged on the same held-out ones. Groups:
 
 - class-conditional models (DiT, guided or not): the class of every noise row
   (:func:`genq.models.guided_dit.labels_of_noise`, the classes the sampler conditions on);
-- GANs: quartiles of the latent's norm ``|z|``; for a Gaussian latent the top quartile holds
+- GANs: quartiles of the latent's norm ``|z|`` (StyleGAN's noise rows also hold the
+  per-pixel noise: only the ``z_dim`` latent entries count); for a Gaussian latent the top quartile holds
   the atypical draws that truncation (Karras et al. 2019, arXiv:1812.04948; Brock et al.
   2019, arXiv:1809.11096) pulls in, the samples quantization is expected to hurt most.
 
@@ -38,7 +39,9 @@ def sample_groups(adapter: Any, noise: torch.Tensor) -> Optional[dict[str, Any]]
         groups = {f"class {c}": np.flatnonzero(labels == c).tolist() for c in range(int(adapter.num_classes))}
         return {"kind": "class", "groups": {k: v for k, v in groups.items() if v}}
     if getattr(adapter, "family", None) == "gan":
-        norms = noise.detach().float().reshape(len(noise), -1).norm(dim=1).cpu().numpy()
+        rows = noise.detach().float().reshape(len(noise), -1)
+        z_dim = getattr(getattr(adapter, "network", None), "z_dim", None)   # StyleGAN: z, then pixel noise
+        norms = (rows[:, :z_dim] if z_dim else rows).norm(dim=1).cpu().numpy()
         edges = np.quantile(norms, [0.25, 0.5, 0.75])
         quartile = np.searchsorted(edges, norms, side="right")
         names = ["|z| Q1 (most typical)", "|z| Q2", "|z| Q3", "|z| Q4 (atypical)"]
