@@ -8,6 +8,7 @@
 #   scripts/reproduce_attribution.sh attribution    # only the attributions (resumable)
 #   scripts/reproduce_attribution.sh pareto         # only the allocator and uniform runs
 #   scripts/reproduce_attribution.sh tables         # only the tables, from a finished sweep
+#   scripts/reproduce_attribution.sh latency        # the DDPM's cpu_int8 latency table (~20 min)
 # Knobs (environment): SEEDS (default "0 1 2"), ATTR_N (samples per attribution
 # measurement, 256), N_RANDOM (100), N_HELDOUT (50), RUN_N (samples per run, 1000),
 # BUDGETS (4.5,5.5,6.5,7.5), ATTR_SWEEP (multirun/attribution), OUT (results/attribution),
@@ -64,8 +65,15 @@ pilot() {
 
 tables() { .venv/bin/python scripts/attribution_study.py "$sweep" --out "$out"; }
 
+# the cpu_int8 latency table of the DDPM (blocks x W8A8/W4A8) and its additivity check
+latency() {
+  rm -f "$out/latency_pilot/ddpm_digits/latency.json" "$out/latency_pilot/ddpm_digits/attribution_rows.jsonl"
+  .venv/bin/genq-analyze --attribution --models ddpm_digits --recipes w8a8 w4a8 --windows 2 --n-samples 32 \
+    --n-random 6 --n-heldout 4 --latency --latency-batch 8 --latency-repeats 5 --out "$out/latency_pilot"
+}
+
 case "${1:-all}" in
-  attribution|pareto|tables|pilot) "$1" ;;
+  attribution|pareto|tables|pilot|latency) "$1" ;;
   all) attribution; pareto; tables ;;
-  *) echo "usage: $0 [attribution|pareto|tables|pilot|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [attribution|pareto|tables|pilot|latency|all]" >&2; exit 2 ;;
 esac

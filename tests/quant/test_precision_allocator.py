@@ -80,3 +80,11 @@ def test_a_latency_budget_is_met_exactly_and_never_picks_an_option_without_a_ker
         assert got.cost <= value + 1e-6 and got.predicted == pytest.approx(ref.predicted, abs=1e-7)
     with pytest.raises(GenqError, match=f"cheapest reachable is {fastest:g}"):
         allocate(effects, costs, "latency_ms", fastest - 1.0)
+
+
+def test_a_latency_table_that_failed_its_additivity_check_is_refused():
+    effects, costs, _ = instance(0)
+    costs = _with_latency(0, costs)
+    costs.latency["check"] = {"max_rel_error": 0.58}
+    with pytest.raises(GenqError, match="not additive.*up to 58%.*at most 25%"):
+        allocate(effects, costs, "latency_ms", 100.0)

@@ -20,8 +20,9 @@ Kinds (``quant.budget.kind``):
   from the attribution's measured latency table (``genq-analyze --attribution --latency``,
   :mod:`genq.analysis.attribution.latency`): ``steps x base + sum over cells of steps_k x
   delta[g][o]``, the marginal latency of group g at option o measured as whole-graph
-  differences and checked for additivity on random configurations. Options the backend
-  cannot run have no latency and are excluded. Linear in x.
+  differences and checked for additivity on random configurations (a table that misses
+  by more than ``MAX_LATENCY_ERROR`` is refused). Options the backend cannot run have no
+  latency and are excluded. Linear in x.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import numpy as np
 from genq.errors import GenqError
 
 KINDS = ("effective_w_bits", "model_bytes", "latency_ms")
+# a latency table whose additivity check missed by more than this is refused
+MAX_LATENCY_ERROR = 0.25
 
 
 @dataclass
@@ -62,6 +65,13 @@ class CostModel:
             raise GenqError("quant.budget.kind=latency_ms needs the attribution's measured latency "
                             "table; accepted: an attribution.json written by genq-analyze "
                             "--attribution --latency (docs/attribution.md).")
+        error = (self.latency.get("check") or {}).get("max_rel_error")
+        if error is not None and error > MAX_LATENCY_ERROR:
+            raise GenqError(f"this attribution's latency table is not additive: random configurations "
+                            f"timed as one graph differ from its prediction by up to {error:.0%} "
+                            f"(latency.check; accepted: at most {MAX_LATENCY_ERROR:.0%}). On small, "
+                            "overhead-bound networks each int8 island pays its own quantize/dequantize "
+                            "boundaries; budget effective_w_bits or model_bytes there instead.")
         delta = np.array([[np.nan if v is None else v for v in row] for row in self.latency["delta_ms"]])
         steps = np.asarray(self.window_steps, dtype=float)
         return (delta[:, None, :] * steps[None, :, None]).reshape(-1, delta.shape[1])
