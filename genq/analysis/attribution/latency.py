@@ -69,8 +69,8 @@ def mixed_network(fp_network: nn.Module, copies: list[nn.Module], grid: CellGrid
 
 
 class _Timer:
-    """ms per image of a network through the backend (``None`` for the all-FP base: the
-    same export and compile path without quantized layers is the FP32 compiled graph)."""
+    """ms per image of a network: quantized ones through the int8 backend, the all-FP base
+    as the FP32 graph compiled by Inductor with frozen weights."""
 
     def __init__(self, example_args: tuple, batch: int, repeats: int, compile: bool) -> None:
         self.args, self.batch, self.repeats, self.compile = example_args, batch, repeats, compile
