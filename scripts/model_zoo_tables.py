@@ -139,7 +139,8 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     shutil.rmtree(out / "records", ignore_errors=True)
-    roots = [(Path(args.sweeps), "")] + [(Path(p), Path(p).name) for p in args.extra]
+    # each --with folder keeps its own subfolder (named after its path: two folders may share a name)
+    roots = [(Path(args.sweeps), "")] + [(Path(p), "_".join(Path(p).parts[-4:])) for p in args.extra]
     n = 0
     for root, prefix in roots:
         for path, record in finished_records(root):
