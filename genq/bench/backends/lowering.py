@@ -101,17 +101,20 @@ def _why_not(mod: nn.Module) -> str:
 
 
 class FlatLinear(nn.Module):
-    """Runs ``linear`` on its input flattened to 2-D. diffusers' attention feeds to_q/to_k/to_v
-    a transposed (non-contiguous) 3-D view, which Inductor lowers to a batched float matmul
-    that its int8 qlinear fusion does not match; a contiguous 2-D input gets the int8 kernel.
-    (The quantizer matches ``nn.Linear`` by exact type, hence a wrapper, not a subclass.)"""
+    """Runs ``linear`` on a non-contiguous input flattened to 2-D. diffusers' attention feeds
+    to_q/to_k/to_v a transposed (non-contiguous) 3-D view, which Inductor lowers to a batched
+    float matmul that its int8 qlinear fusion does not match; a contiguous 2-D input gets the
+    int8 kernel. Contiguous inputs go through as they are: a reshape between a Linear and its
+    activation (proj -> GELU in a transformer's MLP) would hide the qlinear + unary pattern and
+    leave the GELU as a separate kernel. (The quantizer matches ``nn.Linear`` by exact type,
+    hence a wrapper, not a subclass; export sees contiguity as a constant of the traced shapes.)"""
 
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.linear = linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
+        if x.dim() == 2 or x.is_contiguous():
             return self.linear(x)
         return self.linear(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], self.linear.out_features)
 
