@@ -67,14 +67,24 @@ def _order(row: AggregatedRow) -> tuple:
     return (MODELS.index(row.model) if row.model in MODELS else 9, guidance(row.record) or 1,
             ("FP", "naive", "best PTQ", "QAT").index(kind(name)),
             ("FP32", "W8A8", "W4A8", "W4A4").index(bits(name)) if bits(name) in ("FP32", "W8A8", "W4A8", "W4A4") else 9,
-            name)
+            name, switches(row.record))
 
 
-def summary(rows: list[AggregatedRow], guided: bool) -> tuple[str, list[dict[str, Any]]]:
+def switches(record: dict[str, Any]) -> str:
+    """The reconstruction settings an ablation varies, as ``key=value`` pairs."""
+    rec = (record["quant"].get("reconstruction") or {})
+    config = (((record.get("config") or {}).get("quant") or {}).get("reconstruction") or {})
+    keys = ("learn_act_scale", "bn_reestimate", "bias_correction")
+    return ", ".join(f"{k}={config[k]}" for k in keys if k in config and rec) or "-"
+
+
+def summary(rows: list[AggregatedRow], guided: bool,
+            settings: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """Markdown and CSV rows: one line per (model, recipe[, guidance]) with the FID ratio to the
-    FP row of the same model and guidance."""
+    FP row of the same model and guidance; ``settings`` adds the reconstruction switches."""
     fp = {(r.model, guidance(r.record)): r.mean("fid") for r in rows if recipe(r.record) == "fp32"}
-    head = ["model"] + (["guidance"] if guided else []) + ["recipe", "kind", "bits", "k seeds"] \
+    head = ["model"] + (["guidance"] if guided else []) + ["recipe"] + (["settings"] if settings else []) \
+        + ["kind", "bits", "k seeds"] \
         + [name for name, _ in METRICS] + ["FID / FP FID"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     table = []
@@ -83,7 +93,8 @@ def summary(rows: list[AggregatedRow], guided: bool) -> tuple[str, list[dict[str
         base = fp.get((row.model, guidance(row.record)))
         ratio = None if base in (None, 0) or row.mean("fid") is None else row.mean("fid") / base
         cells = [row.model] + ([f"{guidance(row.record):g}"] if guided else []) + \
-            [name, kind(name), bits(name), str(row.n_seeds)] + [cell(row, m) for _, m in METRICS] + \
+            [name] + ([switches(row.record)] if settings else []) + \
+            [kind(name), bits(name), str(row.n_seeds)] + [cell(row, m) for _, m in METRICS] + \
             ["-" if ratio is None else f"{ratio:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
         entry = {"model": row.model, "guidance_scale": guidance(row.record), "recipe": name,
@@ -151,7 +162,8 @@ def main() -> None:
             shutil.copy2(path, dest / path.name)
             n += 1
     print(f"{n} records")
-    records = [r for _, r in finished_records(out / "records")]
+    found = list(finished_records(out / "records"))
+    records = [r for p, r in found if "ablation" not in p.parts]
     main_rows = aggregate(r for r in records if (guidance(r) or 1) == 1)
     text, table = summary(main_rows, guided=False)
     (out / "summary.md").write_text(text)
@@ -163,6 +175,14 @@ def main() -> None:
                        recipe(r) in ("fp32", "w8a8", "w4a8") and guidance(r) is not None)
     gtext, _ = summary(guided, guided=True)
     (out / "guidance.md").write_text(gtext)
+    ablated = [r for p, r in found if "ablation" in p.parts]
+    if ablated:  # the W8A8 ablations next to the naive and full-method W8A8 rows of their models
+        models = {r.get("model") for r in ablated}
+        ref = [r for r in records if r.get("model") in models and bits(recipe(r)) in ("FP32", "W8A8")
+               and (guidance(r) or 1) == 1]
+        atext, _ = summary(aggregate(ref + ablated), guided=False, settings=True)
+        (out / "ablation.md").write_text(atext)
+        print(atext)
     figure(main_rows, out / "qfid_by_model.png")
     print(text)
     print(gtext)

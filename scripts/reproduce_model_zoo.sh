@@ -10,7 +10,7 @@
 #   scripts/reproduce_model_zoo.sh             # every stream, one after the other, then the tables
 #   scripts/reproduce_model_zoo.sh dit         # one stream (run two at once on two cores)
 #   scripts/reproduce_model_zoo.sh tables      # only the tables, from finished sweeps
-# Streams: ddpm dcgan dit stylegan dit_guidance tables. ZOO_SWEEP=dir holds (and resumes) the
+# Streams: ddpm dcgan dit stylegan dit_guidance ablation tables. ZOO_SWEEP=dir holds (and resumes) the
 # sweeps. The DDPM and DCGAN rows other than best-W8A8 are the same commands as
 # scripts/reproduce_seeds.sh; results/model_zoo/records keeps the records the tables were made of.
 set -euo pipefail
@@ -41,10 +41,14 @@ stylegan() {
   genq model=stylegan_digits quant=qat_lsq_w4a4 hydra.sweep.dir="$sweep/stylegan_qat"; }
 dit_guidance() {
   genq model=dit_digits model.guidance_scale=1,2,4 quant=fp32,w8a8,w4a8 hydra.sweep.dir="$sweep/dit_guidance"; }
+ablation() {  # what makes reconstruction worse than min-max at W8A8: learned activation steps, BN re-estimation
+  genq model=ddpm_digits quant=w8a8_qdiffusion quant.reconstruction.learn_act_scale=false hydra.sweep.dir="$sweep/ablation/ddpm"
+  genq model=dcgan_digits quant=w8a8_gan_brecq quant.reconstruction.bias_correction=false,true \
+    quant.reconstruction.bn_reestimate=false,true hydra.sweep.dir="$sweep/ablation/dcgan"; }
 tables() { .venv/bin/python scripts/model_zoo_tables.py "$sweep" --out results/model_zoo; }
 
 case "${1:-all}" in
-  ddpm|dcgan|dit|stylegan|dit_guidance|tables) "$1" ;;
-  all) ddpm; dcgan; dit; stylegan; dit_guidance; tables ;;
-  *) echo "usage: $0 [all|ddpm|dcgan|dit|stylegan|dit_guidance|tables]" >&2; exit 2 ;;
+  ddpm|dcgan|dit|stylegan|dit_guidance|ablation|tables) "$1" ;;
+  all) ddpm; dcgan; dit; stylegan; dit_guidance; ablation; tables ;;
+  *) echo "usage: $0 [all|ddpm|dcgan|dit|stylegan|dit_guidance|ablation|tables]" >&2; exit 2 ;;
 esac
