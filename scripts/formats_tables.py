@@ -42,13 +42,6 @@ def describe(record: dict[str, Any]) -> dict[str, Any]:
             "method": outlier, "n": record["metrics"].get("n_samples")}
 
 
-def _cell(row: AggregatedRow, metric: str) -> str:
-    m = row.metrics.get(metric)
-    if m is None:
-        return "-"
-    return f"{m.mean:.3g}" + (f" ± {m.half_width:.2g}" if m.half_width else "")
-
-
 def _sort_key(row: AggregatedRow) -> tuple:
     d = describe(row.record)
     method = d["method"].split(" ")[0]
@@ -71,7 +64,7 @@ def summary_markdown(rows: list[AggregatedRow]) -> str:
         lines.append(
             f"| {row.model} | {d['bits']} | {d['w_format']} | {d['a_format']} | {d['method']} | {d['n']} | "
             f"{row.n_seeds} | {'-' if ew is None else f'{ew:.2f}'} | {'-' if ea is None else f'{ea:.2f}'} | "
-            + " | ".join(_cell(row, metric) for _, metric in METRICS)
+            + " | ".join(row.cell(metric) for _, metric in METRICS)
             + f" | {calib_s} |")
     return "\n".join(lines) + "\n"
 

@@ -55,13 +55,6 @@ def bits(name: str) -> str:
     return "FP32" if name == "fp32" or not found else found.group(0).upper()
 
 
-def cell(row: AggregatedRow, metric: str) -> str:
-    m = row.metrics.get(metric)
-    if m is None:
-        return "-"
-    return f"{m.mean:.3g}" + (f" ± {m.half_width:.2g}" if m.half_width else "")
-
-
 def _order(row: AggregatedRow) -> tuple:
     name = recipe(row.record)
     return (MODELS.index(row.model) if row.model in MODELS else 9, guidance(row.record) or 1,
@@ -94,7 +87,7 @@ def summary(rows: list[AggregatedRow], guided: bool,
         ratio = None if base in (None, 0) or row.mean("fid") is None else row.mean("fid") / base
         cells = [row.model] + ([f"{guidance(row.record):g}"] if guided else []) + \
             [name] + ([switches(row.record)] if settings else []) + \
-            [kind(name), bits(name), str(row.n_seeds)] + [cell(row, m) for _, m in METRICS] + \
+            [kind(name), bits(name), str(row.n_seeds)] + [row.cell(m) for _, m in METRICS] + \
             ["-" if ratio is None else f"{ratio:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
         entry = {"model": row.model, "guidance_scale": guidance(row.record), "recipe": name,

@@ -65,10 +65,7 @@ def summary_markdown(study: str, rows: list) -> str:
     for row in sorted(rows, key=lambda r: order.get(row_of(r.record), len(order))):
         model, spec = row_of(row.record)
         label = spec if isinstance(spec, str) else f"{spec[0]} ({LABELS[spec[1]]})"
-        cells = []
-        for _, metric in SUMMARY:
-            m = row.metrics.get(metric)
-            cells.append("-" if m is None else f"{m.mean:.3g}" + (f" ± {m.half_width:.2g}" if m.half_width else ""))
+        cells = [row.cell(metric) for _, metric in SUMMARY]
         lines.append(f"| {model} | {label} | {row.n_seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -98,6 +98,14 @@ class AggregatedRow:
         s = self.metrics.get(metric)
         return {} if s is None else dict(s.values)
 
+    def cell(self, metric: str) -> str:
+        """``metric`` as a table cell: ``mean ± half-width`` of the 95% t-interval (3 and 2
+        significant digits), the mean alone for one seed, ``-`` when no run measured it."""
+        s = self.metrics.get(metric)
+        if s is None:
+            return "-"
+        return f"{s.mean:.3g}" + (f" ± {s.half_width:.2g}" if s.half_width else "")
+
 
 def seed_key(record: dict[str, Any]) -> SeedKey:
     """(seed, quant seed) of a record; the config's values where the record lacks them."""

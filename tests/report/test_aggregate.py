@@ -98,3 +98,11 @@ def test_a_rerun_of_the_same_seeds_is_counted_once(capsys):
     (row,) = aggregate(records)
     assert row.n_seeds == 2 and row.values("fid") == {(0, 0): 1.0, (1, 1): 2.0}
     assert "left out" in capsys.readouterr().err
+
+
+def test_table_cell_is_mean_and_half_width_or_absent():
+    (three,) = aggregate(_runs([1.0, 2.0, 3.0]))
+    (one,) = aggregate(_runs([3.5]))
+    assert three.cell("fid") == f"2 ± {T_975_2 / math.sqrt(3):.2g}" == "2 ± 2.5"
+    assert one.cell("fid") == "3.5"
+    assert three.cell("qfid") == "-"
