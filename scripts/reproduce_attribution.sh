@@ -24,6 +24,7 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 seeds=${SEEDS:-0 1 2}
 sweep=${ATTR_SWEEP:-multirun/attribution}
+case "$sweep" in /*) sweep_abs=$sweep ;; *) sweep_abs=$PWD/$sweep ;; esac   # quant=auto runs read it by absolute path
 out=${OUT:-results/attribution}
 device=${DEVICE:-cpu}
 budgets=${BUDGETS:-4.5,5.5,6.5,7.5}
@@ -44,7 +45,7 @@ pareto() {
       run=(.venv/bin/genq -m "seed=$s" "quant.seed=$s" "device=$device" metrics.n_samples="${RUN_N:-1000}"
            bench.repeats=1 logger=none "model=$model")
       "${run[@]}" quant=auto "quant.budget.value=$budgets" \
-        "quant.budget.attribution=$PWD/$sweep/attribution/seed$s/$model/attribution.json" \
+        "quant.budget.attribution=$sweep_abs/attribution/seed$s/$model/attribution.json" \
         hydra.sweep.dir="$sweep/pareto/auto_${model}_seed$s"
       "${run[@]}" quant=w4a4,w4a8,w6a6,w8a8,fp32 hydra.sweep.dir="$sweep/pareto/uniform_${model}_seed$s"
     done
