@@ -113,6 +113,15 @@ def main() -> None:
     write(pareto(args.sweep), args.out / "pareto")
     for png in sorted(args.sweep.glob("attribution/seed0/*/attribution*.png")):
         shutil.copy(png, args.out / f"{png.parent.name}_{png.name}")
+    # what the tables were made of: each seed's fitted attribution and every finished run's record
+    for src in sorted(args.sweep.glob("attribution/seed*/*/attribution.json")):
+        dest = args.out / "records" / "attribution" / src.parent.parent.name / src.parent.name
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest / src.name)
+    for path, _ in finished_records(args.sweep / "pareto"):
+        dest = args.out / "records" / "pareto" / path.parent.relative_to(args.sweep / "pareto")
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, dest / path.name)
     print(f"wrote {args.out}")
 
 
