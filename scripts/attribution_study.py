@@ -7,7 +7,8 @@
   (mean over seeds) and their ``_ci95`` (t-interval over seeds; with one seed the run's own
   bootstrap interval), and for each allocator row whether it beats every uniform recipe of
   equal or larger effective weight bits on qFID with separated intervals;
-- the attribution maps and held-out scatter plots of seed 0.
+- ``maps.md``: per model and seed, the fitted qFID effects summed per block and per window;
+- the attribution maps and held-out scatter plots of seed 0, and ``records/``.
 
     python scripts/attribution_study.py <sweep dir> --out results/attribution
 """
@@ -103,6 +104,35 @@ def write(rows: list[dict[str, Any]], out: Path) -> None:
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
+def maps(sweep: Path) -> str:
+    """Markdown: per model and seed, the fitted qFID effects of the first quantized option summed
+    per group (block or layer) and per window, as values and as shares of the total."""
+    lines = []
+    for model_dir in sorted({p.parent.name for p in sweep.glob("attribution/seed*/*/attribution.json")}):
+        per_seed = {p.parent.parent.name: json.loads(p.read_text())
+                    for p in sorted(sweep.glob(f"attribution/seed*/{model_dir}/attribution.json"))}
+        first = next(iter(per_seed.values()))
+        option = first["options"][1]
+        lines += [f"## {model_dir}: qFID effect of keeping a cell FP, option {option}", "",
+                  "| group or window | " + " | ".join(per_seed) + " |", "|---|" + "---|" * len(per_seed)]
+        sums: dict[str, list[float]] = defaultdict(list)
+        totals = []
+        for a in per_seed.values():
+            by: dict[str, float] = defaultdict(float)
+            for cell, effect in zip(a["cells"], a["effects"]["qfid"]["effects"]):
+                by[cell["group"]] += effect[1]
+                by[f"window [{cell['start']},{cell['end']})"] += effect[1]
+            totals.append(sum(e[1] for e in a["effects"]["qfid"]["effects"]))
+            for k in by:
+                sums[k].append(by[k])
+        for k, values in sums.items():
+            lines.append(f"| {k} | " + " | ".join(f"{v:.2f} ({v / t:.0%})" for v, t in zip(values, totals)) + " |")
+        other = [sum(e[2] for e in a["effects"]["qfid"]["effects"]) for a in per_seed.values()]
+        lines += ["| total | " + " | ".join(f"{t:.2f}" for t in totals) + " |",
+                  f"| total, option {first['options'][2]} | " + " | ".join(f"{t:.3f}" for t in other) + " |", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweep", type=Path)
@@ -111,9 +141,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "attribution_validation.json").write_text(json.dumps(validation(args.sweep), indent=2) + "\n")
     write(pareto(args.sweep), args.out / "pareto")
+    (args.out / "maps.md").write_text(maps(args.sweep))
     for png in sorted(args.sweep.glob("attribution/seed0/*/attribution*.png")):
         shutil.copy(png, args.out / f"{png.parent.name}_{png.name}")
     # what the tables were made of: each seed's fitted attribution and every finished run's record
+    shutil.rmtree(args.out / "records", ignore_errors=True)
     for src in sorted(args.sweep.glob("attribution/seed*/*/attribution.json")):
         dest = args.out / "records" / "attribution" / src.parent.parent.name / src.parent.name
         dest.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from torch import nn
 
 from genq.bench.backends.lowering import FlatLinear
 
+
 class _Mlp(nn.Module):
     def __init__(self, transposed: bool) -> None:
         super().__init__()
@@ -17,6 +18,7 @@ class _Mlp(nn.Module):
         if self.transposed:
             x = x.transpose(1, 2)
         return torch.nn.functional.gelu(self.proj(x), approximate="tanh")
+
 
 def test_contiguous_input_goes_through_unflattened() -> None:
     torch.manual_seed(0)
