@@ -31,10 +31,13 @@ METRICS = ("fid", "qfid", "lpips_vs_fp")
 
 
 def validation(sweep: Path) -> list[dict[str, Any]]:
+    # from each model's attribution.json: a seed's attribution_validation.json holds only the
+    # models of the last genq-analyze call that wrote into that folder
     per: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(sweep.glob("attribution/seed*/attribution_validation.json")):
-        for row in json.loads(path.read_text()):
-            per[(row["model"], row["metric"])].append(row)
+    for path in sorted(sweep.glob("attribution/seed*/*/attribution.json")):
+        att = json.loads(path.read_text())
+        for metric, v in sorted(att["validation"].items()):
+            per[(att["model"], metric)].append({"seed": att["seed"], **v})
     out = []
     for (model, metric), rows in sorted(per.items()):
         rho = [r["spearman"] for r in rows if r["spearman"] is not None]

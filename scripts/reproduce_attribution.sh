@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 19's study in one command: per seed, the causal attribution of the digits DDPM
-# (UNet blocks x 3 windows of the 25 DDIM steps) and of the DCGAN (layers), options FP,
+# Issue 19's study in one command: per seed, the causal attribution of the digits DDPM and
+# DiT (blocks x 3 windows of the 25 DDIM steps) and of the DCGAN and StyleGAN (layers), options FP,
 # W4A4 and W8A8; the allocator (quant=auto, effective_w_bits budgets between 4 and 8) on
 # that seed's attribution; every uniform recipe; then results/attribution/{pareto.csv,
 # attribution_validation.json, maps} (scripts/attribution_study.py).
@@ -11,12 +11,13 @@
 #   scripts/reproduce_attribution.sh latency        # the DDPM's cpu_int8 latency table (~20 min)
 # Knobs (environment): SEEDS (default "0 1 2"), ATTR_N (samples per attribution
 # measurement, 256), N_RANDOM (100), N_HELDOUT (50), RUN_N (samples per run, 1000),
-# BUDGETS (4.5,5.5,6.5,7.5), ATTR_SWEEP (multirun/attribution), OUT (results/attribution),
-# DEVICE (cpu; cuda on a GPU machine).
+# BUDGETS (4.5,5.5,6.5,7.5), MODELS ("ddpm_digits dcgan_digits stylegan_digits dit_digits"),
+# ATTR_SWEEP (multirun/attribution), OUT (results/attribution), DEVICE (cpu; cuda on a GPU machine).
 # Cost, DDPM: 3 + 30 x 2 + N_RANDOM + N_HELDOUT = 213 measurements per seed, each one
 # sampling of ATTR_N images (25 steps) under fake quantization; on one CPU core 64 images
 # took ~20-25 s per measurement (docs/attribution.md), so ATTR_N=256 is ~1.5 min each,
-# ~5 h per seed on one core. The DCGAN's (3 cells) is minutes. Attribution runs resume
+# ~5 h per seed on one core (ATTR_N=128: 7.4 s per measurement, 25 min). The GANs' are
+# under a minute. Attribution runs resume
 # from attribution_rows.jsonl when rerun with the same settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,19 +30,22 @@ out=${OUT:-results/attribution}
 device=${DEVICE:-cpu}
 budgets=${BUDGETS:-4.5,5.5,6.5,7.5}
 options="w4a4 w8a8"
+models=${MODELS:-ddpm_digits dcgan_digits stylegan_digits dit_digits}
 
 attribution() {
   for s in $seeds; do
-    .venv/bin/genq-analyze --attribution --models ddpm_digits dcgan_digits --recipes $options \
-      --windows 3 --n-samples "${ATTR_N:-256}" --n-random "${N_RANDOM:-100}" \
-      --n-heldout "${N_HELDOUT:-50}" --seed "$s" --override "quant.seed=$s" "device=$device" \
-      --out "$sweep/attribution/seed$s"
+    for model in $models; do          # one call per model: each resumes on its own
+      .venv/bin/genq-analyze --attribution --models "$model" --recipes $options \
+        --windows 3 --n-samples "${ATTR_N:-256}" --n-random "${N_RANDOM:-100}" \
+        --n-heldout "${N_HELDOUT:-50}" --seed "$s" --override "quant.seed=$s" "device=$device" \
+        --out "$sweep/attribution/seed$s"
+    done
   done
 }
 
 pareto() {
   for s in $seeds; do
-    for model in ddpm_digits dcgan_digits; do
+    for model in $models; do
       run=(.venv/bin/genq -m "seed=$s" "quant.seed=$s" "device=$device" metrics.n_samples="${RUN_N:-1000}"
            bench.repeats=1 logger=none "model=$model")
       "${run[@]}" quant=auto "quant.budget.value=$budgets" \

@@ -199,6 +199,8 @@ def _measure_real(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
             "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
             "note": "fp32_eager convolutions use TF32 tensor cores where cudnn_allow_tf32 is true (torch's default)"}
         speed["notes"] = speed["notes"] + ["the sampler loop runs on the GPU; images are copied back once per batch"]
+    if backend == "cpu_int8":
+        speed["conv_zero_point"] = b.conv_zero_point        # genq.bench.backends.conv_zero_point
     if b.kernel_profile and backend == "cpu_int8":
         speed["kernel_calls_per_forward"] = kernel_counts(lambda: v.fn(*example_args), INT8_OPS, FLOAT_OPS)
     if b.agreement:

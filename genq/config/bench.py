@@ -35,6 +35,7 @@ class BenchConfig:
     compile: bool = True                        # real backends: torch.compile (Inductor, frozen weights)
     compile_mode: Optional[str] = None          # null (Inductor default) | max-autotune | reduce-overhead (CUDA graphs)
     mixed_bf16: bool = False                    # cpu_int8: ops without int8 kernels in bf16 autocast
+    conv_zero_point: str = "fold"               # cpu_int8: fold | pad | implicit (genq.bench.backends.conv_zero_point)
     allow_int8_saturation: bool = False         # cpu_int8 on a CPU without VNNI/AMX: time 8-bit activations anyway
     w4_group_size: int = 128                    # cpu_w4a16 / cpu_w4a8 (and w4 baselines): int4 group along the input
     threads: Optional[int] = None               # torch.set_num_threads while timing; null: torch's default
@@ -51,6 +52,7 @@ def check_bench(b: "BenchConfig") -> None:
     torch or any model loads (``genq.bench.backends.cuda.check_cuda`` asks torch later, in
     ``genq.run`` and when a CUDA backend is built; the config layer imports no backend)."""
     check_choice("bench.backend", b.backend, BACKENDS)
+    check_choice("bench.conv_zero_point", b.conv_zero_point, ("implicit", "pad", "fold"))
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
                  (None, "max-autotune", "reduce-overhead") if on_cuda else (None, "max-autotune"))

@@ -178,14 +178,14 @@ def check_saturation(lowered: Lowered, allow: bool, cpu: dict | None = None) -> 
 
 def build_cpu_int8(simulated: nn.Module, example_args: tuple, compile: bool = True,
                    mixed_bf16: bool = False, mode: str | None = None,
-                   allow_saturation: bool = False) -> dict[str, Any]:
+                   allow_saturation: bool = False, conv_zero_point: str = "fold") -> dict[str, Any]:
     """Lower, convert and (optionally) compile ``simulated`` for the CPU int8 backend.
 
     Returns ``fn`` (callable on the network's positional args, returning a tensor),
     ``lowered`` (plans), ``converted`` (reference graph) and ``notes``.
     Raises GenqError naming every layer that has no int8 kernel here, and, compiled, for
     8-bit activations on a CPU whose int8 kernels saturate (:func:`check_saturation`)."""
-    lowered = lower(simulated, example_args)
+    lowered = lower(simulated, example_args, conv_zero_point)
     if lowered.unsupported:
         raise GenqError(f"cpu_int8 cannot run this model on int8 kernels; unsupported layers: "
                         f"{describe_unsupported(lowered.unsupported)}")

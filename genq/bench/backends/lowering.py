@@ -175,10 +175,12 @@ def _input_sizes(net: nn.Module, example_args: tuple | None) -> dict[str, tuple[
     return sizes
 
 
-def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
+def lower(simulated: nn.Module, example_args: tuple | None = None, conv_zero_point: str = "implicit") -> Lowered:
     """A float copy of ``simulated`` with plain layers holding its quantized weights, and
     one :class:`LayerPlan` per fake-quantized layer (``example_args``: one forward pass to
-    find ConvTranspose2d layers that see 1x1 inputs and become Linear layers)."""
+    find ConvTranspose2d layers that see 1x1 inputs and become Linear layers;
+    ``conv_zero_point``: how Conv2d layers meet a nonzero input zero point,
+    :mod:`genq.bench.backends.conv_zero_point`)."""
     from genq.quant.modules import is_quantized
 
     net = copy.deepcopy(simulated).eval()
@@ -227,7 +229,26 @@ def lower(simulated: nn.Module, example_args: tuple | None = None) -> Lowered:
         _set_module(net, name, new)
         plans.append(plan)
     _fold_batchnorm(net, {p.name: p for p in plans if p.quantized})
+    _rewrite_conv_zero_points(net, [p for p in plans if p.quantized], conv_zero_point)
     return Lowered(net, plans)
+
+
+def _rewrite_conv_zero_points(net: nn.Module, plans: list[LayerPlan], mode: str) -> None:
+    """Apply :func:`genq.bench.backends.conv_zero_point.rewrite` to every plain int8 Conv2d
+    (after BatchNorm folding: the folded bias is the one corrected)."""
+    from genq.bench.backends.conv_zero_point import rewrite
+
+    for plan in plans:
+        conv = net.get_submodule(plan.target)
+        if type(conv) is not nn.Conv2d:
+            continue
+        done = rewrite(conv, mode, plan.a_scale, plan.a_zero_point)
+        if done is None:
+            continue
+        new, plan.a_zero_point, note = done
+        _set_module(net, plan.target, new)
+        plan.target = f"{plan.target}.conv"
+        plan.rewrites.append(note)
 
 
 def _fold_batchnorm(net: nn.Module, plans: dict[str, LayerPlan]) -> None:

@@ -82,13 +82,15 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
             raise GenqError("bench=cpu_int8 runs a quantized model, but quant=fp32 gives none; pick a "
                             "static int8 recipe, e.g. quant=w8a8 or quant=w4a8.")
         built = build_cpu_int8(qmodel.network, example_args, compile=b.compile, mixed_bf16=b.mixed_bf16,
-                               mode=b.compile_mode, allow_saturation=b.allow_int8_saturation)
+                               mode=b.compile_mode, allow_saturation=b.allow_int8_saturation,
+                               conv_zero_point=b.conv_zero_point)
         with torch.inference_mode(), stage("cpu_int8: compiling the int8 graph (Inductor, minutes)"):
             built["fn"](*example_args)        # compile now, so build_s holds the compile time
         rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
                        rows, time.perf_counter() - start,
-                       {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
+                       {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16,
+                        "conv_zero_point": b.conv_zero_point})
     if backend in ("cpu_w4a16", "cpu_w4a8"):
         from genq.bench.backends.cpu_w4 import build_cpu_w4
 
