@@ -35,16 +35,20 @@ def quantizable_layers(network: nn.Module) -> list[str]:
     return [n for n, m in network.named_modules() if n and target_for(m) is not None and not is_quantized(m)]
 
 
+BLOCK_LISTS = ("down_blocks", "up_blocks", "transformer_blocks")     # each entry is its own block
+
+
 def units(network: nn.Module, level: str = "layer") -> dict[str, list[str]]:
     """Sensitivity units: every quantizable layer, or blocks (a network's direct children,
-    and for diffusers UNets the entries of down_blocks/up_blocks) as name globs."""
+    and the entries of diffusers UNets' down_blocks/up_blocks and of transformers'
+    transformer_blocks) as name globs."""
     layers = quantizable_layers(network)
     if level == "layer":
         return {n: [n] for n in layers}
     groups: dict[str, list[str]] = {}
     for n in layers:
         parts = n.split(".")
-        key = ".".join(parts[:2]) if parts[0] in ("down_blocks", "up_blocks") and len(parts) > 2 else parts[0]
+        key = ".".join(parts[:2]) if parts[0] in BLOCK_LISTS and len(parts) > 2 else parts[0]
         groups.setdefault(key, []).append(n)
     return groups
 

@@ -118,3 +118,12 @@ def test_tables_and_figures_go_to_an_offline_wandb_run(tmp_path):
     summary = json.loads(out.stdout)["summary"]
     assert summary["analysis.gan_w8a8/most_sensitive"] == "net.3"
     assert "analysis/classifier_vs_generator" in summary and "figures/classifier_vs_generator" in summary
+
+
+def test_block_units_of_a_dit_split_its_transformer_blocks():
+    fp, _ = _tiny("dit_digits")
+    blocks = units(fp.network, "block")
+    assert {"transformer_blocks.0", "transformer_blocks.1", "pos_embed"} <= blocks.keys()
+    assert "transformer_blocks" not in blocks
+    assert all(n.startswith("transformer_blocks.1.") for n in blocks["transformer_blocks.1"])
+    assert sum(len(v) for v in blocks.values()) == len(units(fp.network, "layer"))
