@@ -8,6 +8,8 @@
   bootstrap interval), and for each allocator row whether it beats every uniform recipe of
   equal or larger effective weight bits on qFID with separated intervals;
 - ``maps.md``: per model and seed, the fitted qFID effects summed per block and per window;
+- ``views.md``: per class (class-conditional models) or latent-norm quartile (GANs), the LPIPS
+  and the cells that matter most (``genq.analysis.attribution.views``);
 - the attribution maps and held-out scatter plots of seed 0, and ``records/``.
 
     python scripts/attribution_study.py <sweep dir> --out results/attribution
@@ -136,6 +138,35 @@ def maps(sweep: Path) -> str:
     return "\n".join(lines)
 
 
+def views(sweep: Path) -> str:
+    """Markdown: per model with a per-class or per-latent view, each group's LPIPS under the
+    first quantized option (mean over seeds), its held-out Spearman and the cells with the
+    largest effects (per seed), from each seed's ``views``."""
+    lines = []
+    for model_dir in sorted({p.parent.name for p in sweep.glob("attribution/seed*/*/attribution.json")}):
+        per_seed = {p.parent.parent.name: json.loads(p.read_text())
+                    for p in sorted(sweep.glob(f"attribution/seed*/{model_dir}/attribution.json"))}
+        per_seed = {k: a for k, a in per_seed.items() if (a.get("views") or {}).get("groups")}
+        if not per_seed:
+            continue
+        first = next(iter(per_seed.values()))
+        option = first["options"][1]
+        lines += [f"## {model_dir}: {first['views']['kind']} view, LPIPS vs FP, option {option}", "",
+                  "| group | samples | LPIPS at uniform " + option + " (mean over seeds) | held-out Spearman per seed "
+                  "| top cells per seed (effect) |", "|---|---|---|---|---|"]
+        for group in first["views"]["groups"]:
+            gs = [a["views"]["groups"].get(group, {}) for a in per_seed.values()]
+            lpips = [g["uniform_lpips"]["1"] for g in gs if g.get("uniform_lpips")]
+            rho = " / ".join(f"{g['heldout_spearman']:.2f}" if g.get("heldout_spearman") is not None else "-" for g in gs)
+            tops = " / ".join(", ".join(f"{t['cell']} ({t['effect']:.3f})" for t in g.get("top_cells", [])[:2]) or "-"
+                              for g in gs)
+            n = "/".join(str(g.get("n_samples", "-")) for g in gs)
+            lines.append(f"| {group} | {n} | {statistics.fmean(lpips):.3f} | {rho} | {tops} |" if lpips else
+                         f"| {group} | {n} | - | {rho} | {tops} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweep", type=Path)
@@ -145,6 +176,7 @@ def main() -> None:
     (args.out / "attribution_validation.json").write_text(json.dumps(validation(args.sweep), indent=2) + "\n")
     write(pareto(args.sweep), args.out / "pareto")
     (args.out / "maps.md").write_text(maps(args.sweep))
+    (args.out / "views.md").write_text(views(args.sweep))
     for png in sorted(args.sweep.glob("attribution/seed0/*/attribution*.png")):
         shutil.copy(png, args.out / f"{png.parent.name}_{png.name}")
     # what the tables were made of: each seed's fitted attribution and every finished run's record
