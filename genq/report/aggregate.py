@@ -115,16 +115,18 @@ def seed_key(record: dict[str, Any]) -> SeedKey:
     return (seed, quant_seed)
 
 
-def group_key(record: dict[str, Any]) -> str:
+def group_key(record: dict[str, Any], ignore: Iterable[tuple[str, ...]] = ()) -> str:
     """What a row is, as canonical JSON: the resolved config without ``seed`` and
-    ``quant.seed``; for records without a config, the model and the quant section without
-    its seed."""
+    ``quant.seed`` (and the config paths in ``ignore``); for records without a config, the
+    model and the quant section without its seed."""
     config = record.get("config")
     if config:
         rest = copy.deepcopy(config)
         rest.pop("seed", None)
         if isinstance(rest.get("quant"), dict):
             rest["quant"].pop("seed", None)
+        for path in ignore:
+            _drop(rest, path)
         return json.dumps({"config": rest}, sort_keys=True, default=str)
     quant = {k: v for k, v in record.get("quant", {}).items() if k != "seed"}
     return json.dumps({"model": record.get("model"), "quant": quant}, sort_keys=True, default=str)
@@ -157,12 +159,53 @@ def _row(records: list[dict[str, Any]]) -> AggregatedRow:
                          records=[by_seed[s] for s in seeds])
 
 
+def _drop(config: dict[str, Any], path: tuple[str, ...]) -> None:
+    """Remove ``path`` from ``config``, and the sections it leaves empty."""
+    node = config.get(path[0])
+    if len(path) == 1:
+        config.pop(path[0], None)
+    elif isinstance(node, dict):
+        _drop(node, path[1:])
+        if not node:
+            config.pop(path[0])
+
+
+def _leaves(d: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_leaves(v, prefix + (k,)))
+        else:
+            out[prefix + (k,)] = json.dumps(v, sort_keys=True, default=str)
+    return out
+
+
+def schema_additions(records: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
+    """Config paths that some records lack and that hold one value wherever present: options
+    added to the schema after the older records were written (e.g. ``bench.conv_zero_point``),
+    which the older runs ran at what is now the default. Left in the key, they would split
+    one setting's seeds into two rows. (A path whose values differ between records is a real
+    difference and stays in the key.)"""
+    leaves = [_leaves(r["config"]) for r in records if r.get("config")]
+    if len(leaves) < 2:
+        return set()
+    values: dict[tuple[str, ...], set[str]] = {}
+    for leaf in leaves:
+        for path, v in leaf.items():
+            values.setdefault(path, set()).add(v)
+    return {path for path, vs in values.items()
+            if len(vs) == 1 and any(path not in leaf for leaf in leaves)}
+
+
 def aggregate(records: Iterable[dict[str, Any]]) -> list[AggregatedRow]:
-    """One row per setting (``group_key``), in the order each setting first appears in
-    ``records``; the row's metrics summarised over the seeds of its runs."""
+    """One row per setting (``group_key``, ignoring :func:`schema_additions`), in the order
+    each setting first appears in ``records``; the row's metrics summarised over the seeds of
+    its runs."""
+    records = list(records)
+    ignore = schema_additions(records)
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault(group_key(r), []).append(r)
+        groups.setdefault(group_key(r, ignore), []).append(r)
     return [_row(group) for group in groups.values()]
 
 

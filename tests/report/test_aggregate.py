@@ -106,3 +106,15 @@ def test_table_cell_is_mean_and_half_width_or_absent():
     assert three.cell("fid") == f"2 ± {T_975_2 / math.sqrt(3):.2g}" == "2 ± 2.5"
     assert one.cell("fid") == "3.5"
     assert three.cell("qfid") == "-"
+
+
+def test_an_option_added_to_the_schema_later_does_not_split_a_row():
+    old = [make_record(seed=s, quant_seed=s, metrics={"fid": float(s)}) for s in (0, 1)]
+    new = make_record(seed=2, quant_seed=2, metrics={"fid": 2.0})
+    new["config"]["bench"] = {**new["config"].get("bench", {}), "conv_zero_point": "fold"}
+    (row,) = aggregate(old + [new])
+    assert row.n_seeds == 3
+    # ... but a value that differs where present is a different setting
+    other = make_record(seed=3, quant_seed=3, metrics={"fid": 3.0})
+    other["config"]["bench"] = {**other["config"].get("bench", {}), "conv_zero_point": "pad"}
+    assert len(aggregate(old + [new, other])) == 3
