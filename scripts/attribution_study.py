@@ -30,16 +30,29 @@ from genq.report.aggregate import t_interval
 from genq.tracking.record import finished_records
 
 METRICS = ("fid", "qfid", "lpips_vs_fp")
+Attributions = dict[str, dict[str, dict[str, Any]]]     # model -> seed folder -> attribution.json
 
 
-def validation(sweep: Path) -> list[dict[str, Any]]:
-    # from each model's attribution.json: a seed's attribution_validation.json holds only the
-    # models of the last genq-analyze call that wrote into that folder
+def attribution_files(sweep: Path) -> list[Path]:
+    return sorted(sweep.glob("attribution/seed*/*/attribution.json"))
+
+
+def load_attributions(sweep: Path) -> Attributions:
+    """Every seed's attribution.json, by model and seed folder (each model's own file: a seed's
+    attribution_validation.json holds only the models of the last genq-analyze call that
+    wrote into that folder)."""
+    out: Attributions = defaultdict(dict)
+    for path in attribution_files(sweep):
+        out[path.parent.name][path.parent.parent.name] = json.loads(path.read_text())
+    return dict(sorted(out.items()))
+
+
+def validation(attributions: Attributions) -> list[dict[str, Any]]:
     per: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(sweep.glob("attribution/seed*/*/attribution.json")):
-        att = json.loads(path.read_text())
-        for metric, v in sorted(att["validation"].items()):
-            per[(att["model"], metric)].append({"seed": att["seed"], **v})
+    for per_seed in attributions.values():
+        for att in per_seed.values():
+            for metric, v in sorted(att["validation"].items()):
+                per[(att["model"], metric)].append({"seed": att["seed"], **v})
     out = []
     for (model, metric), rows in sorted(per.items()):
         rho = [r["spearman"] for r in rows if r["spearman"] is not None]
@@ -109,13 +122,11 @@ def write(rows: list[dict[str, Any]], out: Path) -> None:
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
-def maps(sweep: Path) -> str:
+def maps(attributions: Attributions) -> str:
     """Markdown: per model and seed, the fitted qFID effects of the first quantized option summed
     per group (block or layer) and per window, as values and as shares of the total."""
     lines = []
-    for model_dir in sorted({p.parent.name for p in sweep.glob("attribution/seed*/*/attribution.json")}):
-        per_seed = {p.parent.parent.name: json.loads(p.read_text())
-                    for p in sorted(sweep.glob(f"attribution/seed*/{model_dir}/attribution.json"))}
+    for model_dir, per_seed in attributions.items():
         first = next(iter(per_seed.values()))
         option = first["options"][1]
         lines += [f"## {model_dir}: qFID effect of keeping a cell FP, option {option}", "",
@@ -138,14 +149,12 @@ def maps(sweep: Path) -> str:
     return "\n".join(lines)
 
 
-def views(sweep: Path) -> str:
+def views(attributions: Attributions) -> str:
     """Markdown: per model with a per-class or per-latent view, each group's LPIPS under the
     first quantized option (mean over seeds), its held-out Spearman and the cells with the
     largest effects (per seed), from each seed's ``views``."""
     lines = []
-    for model_dir in sorted({p.parent.name for p in sweep.glob("attribution/seed*/*/attribution.json")}):
-        per_seed = {p.parent.parent.name: json.loads(p.read_text())
-                    for p in sorted(sweep.glob(f"attribution/seed*/{model_dir}/attribution.json"))}
+    for model_dir, per_seed in attributions.items():
         per_seed = {k: a for k, a in per_seed.items() if (a.get("views") or {}).get("groups")}
         if not per_seed:
             continue
@@ -173,15 +182,16 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "attribution_validation.json").write_text(json.dumps(validation(args.sweep), indent=2) + "\n")
+    attributions = load_attributions(args.sweep)
+    (args.out / "attribution_validation.json").write_text(json.dumps(validation(attributions), indent=2) + "\n")
     write(pareto(args.sweep), args.out / "pareto")
-    (args.out / "maps.md").write_text(maps(args.sweep))
-    (args.out / "views.md").write_text(views(args.sweep))
+    (args.out / "maps.md").write_text(maps(attributions))
+    (args.out / "views.md").write_text(views(attributions))
     for png in sorted(args.sweep.glob("attribution/seed0/*/attribution*.png")):
         shutil.copy(png, args.out / f"{png.parent.name}_{png.name}")
     # what the tables were made of: each seed's fitted attribution and every finished run's record
     shutil.rmtree(args.out / "records", ignore_errors=True)
-    for src in sorted(args.sweep.glob("attribution/seed*/*/attribution.json")):
+    for src in attribution_files(args.sweep):
         dest = args.out / "records" / "attribution" / src.parent.parent.name / src.parent.name
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dest / src.name)

@@ -21,6 +21,8 @@ BASELINES = ("fp32_eager", "fp32_compiled", "bf16", "bf16_compiled", "fp16")
 INT8_VARIANTS = ("int8", "int8_bf16")
 # Any CPU backend can time the W4 Linear variants alongside (genq.bench.backends.cpu_w4).
 W4_VARIANTS = ("w4a16", "w4a8")
+# cpu_int8: how a Conv2d meets its input's zero point (genq.bench.backends.conv_zero_point)
+CONV_ZERO_POINT_MODES = ("implicit", "pad", "fold")
 # On a GPU the other CUDA backends can be timed round-robin with the one asked for.
 CUDA_BASELINES = ("fp32_eager", "cuda_fp16", "cuda_bf16", "cuda_int8", "cuda_fp8")
 
@@ -52,7 +54,7 @@ def check_bench(b: "BenchConfig") -> None:
     torch or any model loads (``genq.bench.backends.cuda.check_cuda`` asks torch later, in
     ``genq.run`` and when a CUDA backend is built; the config layer imports no backend)."""
     check_choice("bench.backend", b.backend, BACKENDS)
-    check_choice("bench.conv_zero_point", b.conv_zero_point, ("implicit", "pad", "fold"))
+    check_choice("bench.conv_zero_point", b.conv_zero_point, CONV_ZERO_POINT_MODES)
     on_cuda = b.backend in CUDA_BACKENDS
     check_choice("bench.compile_mode", b.compile_mode,
                  (None, "max-autotune", "reduce-overhead") if on_cuda else (None, "max-autotune"))

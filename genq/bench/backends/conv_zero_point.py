@@ -3,8 +3,8 @@
 genq's static activations are asymmetric uint8 (code ``q = round(x / s) + z``), and a padded
 convolution pads with real zero, the code ``z``. oneDNN's int8 convolution takes the source
 zero point as a runtime argument and compensates for it at every output pixel, borders
-included; on the AMX Xeon this path is measured 1.2-1.7x slower than the same convolution with
-``z = 0`` (``scripts/bench_conv_zero_point.py`` prints the ratios per shape). The rewrites
+included, which can be slower than the same convolution with ``z = 0``
+(``scripts/bench_conv_zero_point.py`` prints the ratios per shape). The rewrites
 keep the integer grid of the simulated model and change only what oneDNN sees:
 
 - ``pad``: the zero padding moves in front of the convolution (``F.pad`` in float, before the
@@ -15,8 +15,10 @@ keep the integer grid of the simulated model and change only what oneDNN sees:
   channel (Jacob et al., 2018, arXiv:1712.05877, eq. 7, the zero-point terms of integer
   inference, here precomputed once instead of per call). The padding value becomes ``c``.
 
-``implicit`` leaves the convolution as it is. Which is fastest depends on the shape (see the
-benchmark); ``bench.conv_zero_point`` picks one for the whole model. ``fold`` is the default:
+``implicit`` leaves the convolution as it is. Which is fastest depends on the shape (on the AMX
+Xeon fold wins at 320 channels 32x32 and pad at 640-1280 channels 16x16 and below:
+``results/kernels_fullsize/xeon_amx/conv_zero_point/shapes.md``); ``bench.conv_zero_point``
+picks one for the whole model. ``fold`` is the default:
 on Stable Diffusion 1.5's UNet (AMX Xeon, batch 1, int8 with bf16 around it, one process
 each) it is 1.39x compiled bf16, ``pad`` 1.33x, ``implicit`` 1.15x
 (``results/kernels_fullsize/xeon_amx/conv_zero_point``).
@@ -28,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODES = ("implicit", "pad", "fold")
+from genq.config.bench import CONV_ZERO_POINT_MODES as MODES
 
 
 class PaddedConv2d(nn.Module):

@@ -89,8 +89,7 @@ def build_backend(backend: str, fp: GeneratorAdapter, qmodel: GeneratorAdapter |
         rows = rows_from_plans(built["lowered"].plans) + float_rows(fp.network)
         return Variant(with_backend(fp, built["fn"], wrap), built["fn"], graph_bytes(built["converted"]),
                        rows, time.perf_counter() - start,
-                       {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16,
-                        "conv_zero_point": b.conv_zero_point})
+                       {"notes": built["notes"], "compiled": b.compile, "mixed_bf16": b.mixed_bf16})
     if backend in ("cpu_w4a16", "cpu_w4a8"):
         from genq.bench.backends.cpu_w4 import build_cpu_w4
 
