@@ -152,12 +152,15 @@ class LSQQuantizer(nn.Module):
 
 def make_learnable(module: nn.Module, learn_offset: bool = True, use_grad_scale: bool = True) -> int:
     """Replace every calibrated static FakeQuantizer below ``module`` (weights, layer inputs,
-    attention matmul inputs) by an :class:`LSQQuantizer` started from its qparams; dynamic
-    and disabled quantizers stay as they are. Returns how many were replaced."""
+    attention matmul inputs) of an integer format by an :class:`LSQQuantizer` started from its
+    qparams; dynamic, disabled and non-integer quantizers stay as they are (the latter are
+    trained straight-through on their own format: :mod:`genq.qat.format_weights`). Returns
+    how many were replaced."""
     swaps: list[tuple[nn.Module, str, FakeQuantizer]] = []
     for parent in module.modules():
         for child_name, child in parent.named_children():
-            if isinstance(child, FakeQuantizer) and child.mode == "quant" and child.scale is not None:
+            if isinstance(child, FakeQuantizer) and child.mode == "quant" and child.scale is not None \
+                    and child.format.is_integer:
                 swaps.append((parent, child_name, child))
     for parent, child_name, fq in swaps:
         kind = "weight" if child_name == "weight_quantizer" else "activation"

@@ -2,11 +2,14 @@
 
 - prepare: PTQ on a clone (:func:`genq.quant.quantize_`, calibrated on the same FP-trajectory
   inputs or latents PTQ uses), then every calibrated static fake quantizer becomes a learned
-  step size (LSQ / LSQ+, :mod:`genq.qat.lsq`); optionally a LoRA update per layer (:mod:`genq.qat.lora`).
+  step size (LSQ / LSQ+, :mod:`genq.qat.lsq`); block-scaled weights (MX, NVFP4) recompute
+  their block scales from the current weight and minifloats keep their calibrated scale,
+  straight-through (:mod:`genq.qat.format_weights`); optionally a LoRA update per layer
+  (:mod:`genq.qat.lora`).
 - train: distillation from the frozen FP teacher (:mod:`genq.qat.distill`) in the accelerate
   loop (:mod:`genq.qat.loop`).
-- convert: LoRA merged, every parameter frozen (requires_grad False), the network back in
-  eval mode, so inference uses the cached fake-quantized weights like any PTQ model.
+- convert: LoRA merged, block-scaled weights frozen on their final values, every parameter
+  frozen (requires_grad False), the network back in eval mode, so inference uses the cached fake-quantized weights like any PTQ model.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from genq.config.qat import qat_fingerprint as fingerprint
 from genq.errors import GenqError
 from genq.models.base import GeneratorAdapter
 from genq.qat.distill import GANDistiller, TrajectoryDistiller
+from genq.qat.format_weights import fixed_format_quantizers, freeze_block_weights, track_block_weights
 from genq.qat.lora import add_lora, lora_parameters, merge_lora
 from genq.qat.loop import LoopResult, train
 from genq.qat.lsq import LSQQuantizer, make_learnable
@@ -67,12 +71,18 @@ def prepare(student: GeneratorAdapter, q: Any, calib: CalibrationSet | list | No
     net.requires_grad_(False)
     lora = add_lora(net, qat.lora_rank, qat.lora_alpha, seed + 4) if qat.lora_rank else []
     learnable = make_learnable(net, learn_offset=qat.lsq_plus, use_grad_scale=qat.grad_scale)
-    if not learnable and not lora:
-        raise GenqError("quant.method=qat found no static quantizer to learn (dynamic activations "
-                        "and FP layers have no step size); accepted: a recipe with quant.w_bits or "
-                        "static quant.a_bits.")
+    tracked = track_block_weights(net)
+    fixed = fixed_format_quantizers(net)
+    weights = qat.learn_weights and any(isinstance(m, QuantMixin) and m.weight_quantizer is not None
+                                        for m in net.modules())
+    if not learnable and not lora and not weights:
+        raise GenqError("quant.method=qat found nothing to learn: no integer static quantizer (dynamic "
+                        "activations, non-integer formats and FP layers have no step size), no LoRA "
+                        "and quant.qat.learn_weights=false or no quantized weight; accepted: a recipe "
+                        "with quantized weights and learn_weights=true or lora_rank > 0, or static "
+                        "integer quant.a_bits.")
     return {"report": report, "learnable_quantizers": learnable, "lora_layers": len(lora),
-            "static": static}
+            "tracked_block_weights": tracked, "fixed_scale_quantizers": fixed, "static": static}
 
 
 def param_groups(net: nn.Module, qat: Any) -> list[dict[str, Any]]:
@@ -95,8 +105,10 @@ def param_groups(net: nn.Module, qat: Any) -> list[dict[str, Any]]:
 
 
 def convert(net: nn.Module) -> int:
-    """Merge LoRA, freeze everything, eval mode (the cached-weight inference path)."""
+    """Merge LoRA, freeze block-scaled weights on their final values, freeze everything, eval
+    mode (the cached-weight inference path)."""
     merged = merge_lora(net)
+    freeze_block_weights(net)
     net.requires_grad_(False)
     set_training(net, False)
     return merged
@@ -224,6 +236,8 @@ def run_qat(fp: GeneratorAdapter, q: Any, seed: int, run_dir: str | Path | None 
                     "teacher": teacher, "train_inputs": source + (
                         f" -> {len(distiller.targets)} (x_t, t) pairs" if fp.is_denoiser else ""),
                     "quantizer": "lsq+" if qat.lsq_plus else "lsq", "grad_scale": qat.grad_scale,
+                    "tracked_block_weights": prepared["tracked_block_weights"],
+                    "fixed_scale_quantizers": prepared["fixed_scale_quantizers"],
                     "learn_weights": bool(qat.learn_weights and not qat.lora_rank),
                     "lora_rank": qat.lora_rank, "learnable_quantizers": prepared["learnable_quantizers"],
                     "trained_parameters": n_params, "resumed_from_step": result.resumed_from,
