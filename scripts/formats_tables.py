@@ -24,7 +24,7 @@ METHODS = ("none", "smooth", "rotate", "svd")
 
 def describe(record: dict[str, Any]) -> dict[str, Any]:
     """The study's coordinates of one record: bits head, weight and activation format,
-    outlier method, samples."""
+    outlier method (or QAT), samples."""
     q = record["quant"]
     cfg = (record.get("config") or {}).get("quant", {})
     if q.get("method") == "fp32" or q.get("w_bits") is None and not cfg.get("w_format"):
@@ -38,6 +38,9 @@ def describe(record: dict[str, Any]) -> dict[str, Any]:
     if outlier == "svd":
         rank = (cfg.get("outlier") or {}).get("rank")
         outlier = f"svd r{int(rank) if float(rank).is_integer() else rank}"
+    if q.get("method") == "qat":           # QAT from that recipe's PTQ (no outlier method)
+        rank = (q.get("qat") or {}).get("lora_rank")
+        outlier = f"QAT LoRA r{rank}" if rank else "QAT"
     return {"bits": f"W{q.get('w_bits')}A{q.get('a_bits')}", "w_format": w_fmt, "a_format": a_fmt,
             "method": outlier, "n": record["metrics"].get("n_samples")}
 
