@@ -73,19 +73,24 @@ def summary_markdown(rows: list[AggregatedRow]) -> str:
 
 
 def figure(rows: list[AggregatedRow], path: Path, metric: str = "fid") -> None:
-    """Quality (mean with 95% t-interval) against effective weight bits, one panel per model,
-    colour per weight format, marker per outlier method; the FP32 row as a line."""
+    """Quality (mean with 95% t-interval) against effective weight bits, one panel per model
+    (two per row), colour per weight format, marker per outlier method (a star: QAT); the FP32
+    row as a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = sorted({r.model for r in rows})
-    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 4.5), squeeze=False)
-    markers = {"none": "o", "smooth": "s", "rotate": "^", "svd": "D"}
+    cols = min(2, len(models))
+    fig, axes = plt.subplots(-(-len(models) // cols), cols, figsize=(6.5 * cols, 4.5 * -(-len(models) // cols)),
+                             squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    markers = {"none": "o", "smooth": "s", "rotate": "^", "svd": "D", "QAT": "*"}
     formats = sorted({describe(r.record)["w_format"] for r in rows} - {"-"})
     colours = {f: plt.cm.tab10(i % 10) for i, f in enumerate(formats)}
-    for ax, model in zip(axes[0], models):
+    for ax, model in zip(axes.flat, models):
         for row in (r for r in rows if r.model == model):
             d, m = describe(row.record), row.metrics.get(metric)
             if m is None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces results/formats (issue 18): number formats at equal bits x outlier handling, one
-# protocol, on the digits DDPM and DCGAN, seeds 0,1,2 (seed=s and quant.seed=s: evaluation
+# protocol, on the digits DDPM, DCGAN, DiT and StyleGAN, seeds 0,1,2 (seed=s and quant.seed=s: evaluation
 # noise bank, rotation signs and everything the quantizer draws).
 #   W8A8: int8, fp8_e4m3, mxfp8_e4m3                                     (no outlier method)
 #   W4A8 and W4A4: int4 per-channel, int4 per-group of 32, fp4_e2m1, mxfp4, nvfp4
@@ -12,7 +12,8 @@
 #   scripts/reproduce_formats.sh                  # everything, one stream after the other
 #   scripts/reproduce_formats.sh ddpm_w4a4        # one stream (two at once on two cores)
 #   scripts/reproduce_formats.sh tables           # only the tables, from finished sweeps
-# Streams: ddpm_w8 ddpm_w4a8 ddpm_w4a4 gan_w8 gan_w4a8 gan_w4a4 best outliers tables.
+# Streams: ddpm_w8 ddpm_w4a8 ddpm_w4a4 gan_w8 gan_w4a8 gan_w4a4 dit_w8 dit_w4a8 dit_w4a4
+#          stylegan_w8 stylegan_w4a8 stylegan_w4a4 best qat equal_memory outliers tables.
 # FORMATS_SWEEP=dir holds (and resumes: finished runs are skipped) the sweeps; N (default 500)
 # samples per grid run; the best W4A4 PTQ rows are rerun at 1,000 samples (stream `best`).
 set -euo pipefail
@@ -24,9 +25,11 @@ seeds=${SEEDS:-0,1,2}
 n=${N:-500}
 methods=none,smooth,rotate,svd
 
-# conv_in of the DDPM has one input channel: no block format can block it, so every DDPM row keeps
-# it in FP (counted at 32 bits in the effective bits), integers included, for one protocol.
-keep() { [ "$1" = ddpm_digits ] && echo 'quant.exclude=[conv_in]' || echo 'quant.exclude=[]'; }
+# conv_in of the DDPM and the DiT's patch embedding have one input channel: no block format can
+# block them, so every row of those models keeps that layer in FP (counted at 32 bits in the
+# effective bits), integers included, for one protocol.
+keep() { case "$1" in ddpm_digits) echo 'quant.exclude=[conv_in]' ;;
+  dit_digits) echo 'quant.exclude=[pos_embed.proj]' ;; *) echo 'quant.exclude=[]' ;; esac; }
 genq() { .venv/bin/genq -m "seed=$seeds" 'quant.seed=${seed}' bench.repeats=1 logger=none \
   quant.reconstruction.progress=false "$@"; }
 
@@ -60,9 +63,26 @@ best() {
     metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/nvfp4"
 }
 
+# QAT on the best W4A4 format at equal memory (nvfp4, no branch; LoRA QAT, results/qat's best
+# W4A4 recipe; outlier methods are PTQ-only), 1,000 samples as the rows of `best`
+qat() {
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=qat_lora_w4a4 quant.w_format=nvfp4 quant.a_format=nvfp4 \
+    quant.qat.progress=false metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/qat_nvfp4"
+}
+
+# is the low-rank branch worth its memory? The same activations (nvfp4) with the bits spent on
+# the weights' format instead (mxfp6_e2m3: 6.25 bits, fp8_e4m3: 8), and a smaller branch (rank 2)
+equal_memory() {
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a4 quant.w_format=mxfp6_e2m3,fp8_e4m3 quant.a_format=nvfp4 \
+    metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/wide_weights"
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a4 quant.w_format=nvfp4 quant.a_format=nvfp4 quant.outlier.method=svd \
+    quant.outlier.rank=2 metrics.n_samples=1000 hydra.sweep.dir="$sweep/best/nvfp4_r2"
+}
+
 # activation/weight kurtosis and channel max/median ratio per layer before and after each
-# outlier method, over the w4a4 calibration inputs (seed 0; 44 min on a shared core)
-outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits --recipes w4a4 --outliers smooth rotate svd \
+# outlier method, over the w4a4 calibration inputs (seed 0; DDPM + DCGAN 44 min on a shared core)
+outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits stylegan_digits --recipes w4a4 \
+  --outliers smooth rotate svd \
   --out results/formats/outliers && .venv/bin/python scripts/formats_outlier_summary.py results/formats/outliers; }
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
@@ -74,7 +94,14 @@ case "${1:-all}" in
   gan_w8) w8 dcgan_digits "$sweep/gan/w8" ;;
   gan_w4a8) w4 dcgan_digits "$sweep/gan/w4a8" 8 ;;
   gan_w4a4) w4 dcgan_digits "$sweep/gan/w4a4" 4 ;;
-  best|tables|outliers) "$1" ;;
-  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8; do "$0" "$s"; done; best; outliers; tables ;;
-  *) echo "usage: $0 [all|ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|best|outliers|tables]" >&2; exit 2 ;;
+  dit_w8) w8 dit_digits "$sweep/dit/w8" ;;
+  dit_w4a8) w4 dit_digits "$sweep/dit/w4a8" 8 ;;
+  dit_w4a4) w4 dit_digits "$sweep/dit/w4a4" 4 ;;
+  stylegan_w8) w8 stylegan_digits "$sweep/stylegan/w8" ;;
+  stylegan_w4a8) w4 stylegan_digits "$sweep/stylegan/w4a8" 8 ;;
+  stylegan_w4a4) w4 stylegan_digits "$sweep/stylegan/w4a4" 4 ;;
+  best|qat|equal_memory|tables|outliers) "$1" ;;
+  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8 dit_w8 dit_w4a4 dit_w4a8 stylegan_w8 \
+      stylegan_w4a4 stylegan_w4a8; do "$0" "$s"; done; best; qat; equal_memory; outliers; tables ;;
+  *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|tables]" >&2; exit 2 ;;
 esac
