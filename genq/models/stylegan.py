@@ -307,6 +307,8 @@ class StyleGAN2Discriminator(nn.Module):
 
 # The engine quantizes the modulated convolution like a conv: the base weight per output channel
 # (axis 0), per-group along input channels (axis 1), activations over the channel axis 1; every
-# recipe whose quant.layers names Conv2d (the default) selects it too.
+# recipe whose quant.layers names Conv2d (the default) selects it too. The outlier methods are
+# refused on it: its demodulation reads the weight too, so scaling or rotating the input
+# channels would change the FP function.
 register_layer_target(ModulatedConv2d, out_axis=0, in_axis=1, input_channel_axis=1,
-                      selected_by=("Conv2d",))
+                      selected_by=("Conv2d",), channel_transforms=False)

@@ -33,6 +33,11 @@ class LayerTarget:
     - ``selected_by``: other ``quant.layers`` names that select this type as well as its own
       (StyleGAN's ModulatedConv2d is selected by ``Conv2d`` too, so every recipe that quantizes
       convolutions quantizes it, and ``quant.layers=[ModulatedConv2d]`` alone picks it out).
+    - ``channel_transforms``: whether scaling or rotating the input channels (the outlier
+      methods, :mod:`genq.quant.outliers`) folds into the weight exactly, i.e. the layer uses
+      its weight only in its product with the input. False for StyleGAN's ModulatedConv2d,
+      whose demodulation also reads the weight (``sum_c (W[o, c] style_c)^2`` changes when
+      ``W`` is scaled or rotated along ``c``).
     """
 
     layer_type: type
@@ -42,6 +47,7 @@ class LayerTarget:
     input_channel_axis: int = 1
     input_arg: str = "input"
     selected_by: tuple[str, ...] = ()
+    channel_transforms: bool = True
 
     @property
     def name(self) -> str:
@@ -53,13 +59,15 @@ _TARGETS: dict[type, LayerTarget] = {}
 
 def register_layer_target(layer_type: type, *, weight: str = "weight", out_axis: int = 0,
                           in_axis: int = 1, input_channel_axis: int = 1,
-                          input_arg: str = "input", selected_by: tuple[str, ...] = ()) -> LayerTarget:
+                          input_arg: str = "input", selected_by: tuple[str, ...] = (),
+                          channel_transforms: bool = True) -> LayerTarget:
     """Make ``layer_type`` (and its subclasses) quantizable; returns its entry. Registering a
-    type again replaces its entry. ``selected_by``: other ``quant.layers`` names that select it."""
+    type again replaces its entry. ``selected_by``: other ``quant.layers`` names that select it;
+    ``channel_transforms``: whether outlier methods may scale or rotate its input channels."""
     if not (isinstance(layer_type, type) and issubclass(layer_type, nn.Module)):
         raise GenqError(f"register_layer_target needs an nn.Module subclass, got {layer_type!r}.")
     target = LayerTarget(layer_type, weight, out_axis, in_axis, input_channel_axis, input_arg,
-                         tuple(selected_by))
+                         tuple(selected_by), channel_transforms)
     _TARGETS[layer_type] = target
     return target
 

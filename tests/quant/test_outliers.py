@@ -192,6 +192,32 @@ def test_recipe_keys_label_and_validation():
         validate(compose("quant=qat_lsq_w4a8", "quant.outlier.method=rotate"))
 
 
+@pytest.mark.parametrize("method", ["smooth", "rotate", "svd"])
+def test_modulated_convolutions_are_refused_because_demodulation_reads_the_weight(method):
+    from genq.models.stylegan import ModulatedConv2d
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.modconv = ModulatedConv2d(8, 8, 3)
+
+        def forward(self, x):
+            return self.modconv(x, torch.ones(x.shape[0], 8))
+
+    # why: scaling the weight's input channels (what smoothing folds in) changes the output
+    # even when the input is divided by the same scales, because demodulation reads W too
+    layer = ModulatedConv2d(8, 8, 3)
+    x, style = torch.randn(2, 8, 5, 5), torch.rand(2, 8) + 0.5
+    s = torch.linspace(0.5, 2.0, 8)
+    with torch.no_grad():
+        ref = layer(x * style[:, :, None, None], style)
+        layer.weight.mul_(s[None, :, None, None])
+        moved = layer((x / s[None, :, None, None]) * style[:, :, None, None], style)
+    assert not torch.allclose(moved, ref, atol=1e-3)
+    with pytest.raises(GenqError, match="modconv.*demodulation"):
+        make_plan(Block(), QuantRecipe(w_bits=4, outlier=OutlierConfig(method)))
+
+
 def test_grouped_convolutions_are_refused_by_name():
     model = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 8, 1))
     with pytest.raises(GenqError, match="0 is a grouped convolution"):

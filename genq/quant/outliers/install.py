@@ -41,6 +41,12 @@ def input_channels(mod: nn.Module) -> int:
 
 def check_outlier_layer(name: str, mod: nn.Module, method: str) -> None:
     """Refuse, naming the layer, what ``method`` cannot do to ``mod``."""
+    target = target_for(mod)
+    if target is not None and not target.channel_transforms:
+        raise GenqError(f"quant.outlier.method={method} scales or rotates the input channels, which "
+                        f"does not fold exactly into {name} ({type(mod).__name__}: its weight is used "
+                        "beyond the product with the input, e.g. a demodulation); exclude it with "
+                        "quant.exclude, or quant.outlier.method=none.")
     groups = getattr(mod, "groups", 1)
     if groups != 1:
         raise GenqError(f"quant.outlier.method={method} scales or rotates whole input channels, but "
