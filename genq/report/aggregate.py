@@ -200,12 +200,16 @@ def schema_additions(records: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
 def aggregate(records: Iterable[dict[str, Any]]) -> list[AggregatedRow]:
     """One row per setting (``group_key``, ignoring :func:`schema_additions`), in the order
     each setting first appears in ``records``; the row's metrics summarised over the seeds of
-    its runs."""
+    its runs. Schema additions are found per model, because a model-specific option (say
+    ``model.train.r1_gamma``) holds different values in different models' records."""
     records = list(records)
-    ignore = schema_additions(records)
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_model.setdefault(str(r.get("model")), []).append(r)
+    ignore = {model: schema_additions(rs) for model, rs in by_model.items()}
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault(group_key(r, ignore), []).append(r)
+        groups.setdefault(group_key(r, ignore[str(r.get("model"))]), []).append(r)
     return [_row(group) for group in groups.values()]
 
 

@@ -118,3 +118,15 @@ def test_an_option_added_to_the_schema_later_does_not_split_a_row():
     other = make_record(seed=3, quant_seed=3, metrics={"fid": 3.0})
     other["config"]["bench"] = {**other["config"].get("bench", {}), "conv_zero_point": "pad"}
     assert len(aggregate(old + [new, other])) == 3
+
+
+def test_a_model_specific_option_is_an_addition_within_each_model():
+    """Another model's records hold another value of a model option (StyleGAN's
+    model.train.r1_gamma); that must not stop the option counting as added in this model."""
+    old = [make_record(seed=s, quant_seed=s, metrics={"fid": float(s)}) for s in (0, 1)]
+    new = make_record(seed=2, quant_seed=2, metrics={"fid": 2.0})
+    new["config"]["model"]["train"] = {"r1_gamma": 0.1}
+    gan = make_record(seed=0, quant_seed=0, model="stylegan_digits", metrics={"fid": 1.0})
+    gan["config"]["model"]["train"] = {"r1_gamma": 0.05}
+    rows = aggregate(old + [new, gan])
+    assert sorted((r.model, r.n_seeds) for r in rows) == [("ddpm_digits", 3), ("stylegan_digits", 1)]
