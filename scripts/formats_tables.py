@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from genq.quant.formats import parse_format
 from genq.report.aggregate import AggregatedRow, aggregate
 from genq.report.cli import build_report
 from genq.tracking.record import finished_records
@@ -41,7 +42,9 @@ def describe(record: dict[str, Any]) -> dict[str, Any]:
     if q.get("method") == "qat":           # QAT from that recipe's PTQ (no outlier method)
         rank = (q.get("qat") or {}).get("lora_rank")
         outlier = f"QAT LoRA r{rank}" if rank else "QAT"
-    return {"bits": f"W{q.get('w_bits')}A{q.get('a_bits')}", "w_format": w_fmt, "a_format": a_fmt,
+    w_bits, a_bits = (parse_format(cfg[f"{r}_format"]).bits if cfg.get(f"{r}_format") else q.get(f"{r}_bits")
+                      for r in ("w", "a"))      # records before run.py took the bits from the format
+    return {"bits": f"W{w_bits}A{a_bits}", "w_format": w_fmt, "a_format": a_fmt,
             "method": outlier, "n": record["metrics"].get("n_samples")}
 
 

@@ -143,3 +143,13 @@ def test_different_method_settings_get_different_labels():
         assert label not in seen, (label, seen.get(label), q)
         seen[label] = q
     assert len(seen) == 4 * 2 * 2 * 3 * 2 * 2 * 2
+
+
+def test_the_record_states_the_bits_of_a_named_format_not_the_recipe_heads():
+    """quant=w4a4 quant.w_format=fp8_e4m3 runs 8-bit weights; the record must say 8."""
+    from genq.run import describe_quant
+
+    info = describe_quant(compose("quant=w4a4", "quant.w_format=fp8_e4m3", "quant.a_format=nvfp4").quant)
+    assert (info["w_bits"], info["a_bits"]) == (8, 4)
+    info = describe_quant(compose("quant=w8a8", "quant.w_format=mxfp6_e2m3").quant)
+    assert (info["w_bits"], info["a_bits"]) == (6, 8)
