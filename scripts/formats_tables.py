@@ -111,7 +111,7 @@ def figure(rows: list[AggregatedRow], path: Path, metric: str = "fid") -> None:
         ax.set_yscale("log")
         ax.set_xlabel("effective weight bits (elements + scales + low-rank branch)")
         ax.set_ylabel(f"{metric} (mean, 95% t-interval over seeds)")
-        ax.set_title(f"{model}: filled = W4A4 / W8A8, open = W4A8")
+        ax.set_title(f"{model}: filled = 4-bit activations, open = 8-bit")
         for f, c in colours.items():
             ax.plot([], [], "o", color=c, label=f)
         for meth, mk in markers.items():
