@@ -91,21 +91,16 @@ outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
 
+# grid streams are named <model>_<part>: model ddpm, gan, dit or stylegan; part w8, w4a8 or w4a4
+grid() { local prefix=${1%_*} part=${1##*_} model
+  case "$prefix" in ddpm|dit|stylegan) model=${prefix}_digits ;; gan) model=dcgan_digits ;; esac
+  case "$part" in w8) w8 "$model" "$sweep/$prefix/w8" ;; *) w4 "$model" "$sweep/$prefix/$part" "${part#w4a}" ;; esac; }
+
 case "${1:-all}" in
-  ddpm_w8) w8 ddpm_digits "$sweep/ddpm/w8" ;;
-  ddpm_w4a8) w4 ddpm_digits "$sweep/ddpm/w4a8" 8 ;;
-  ddpm_w4a4) w4 ddpm_digits "$sweep/ddpm/w4a4" 4 ;;
-  gan_w8) w8 dcgan_digits "$sweep/gan/w8" ;;
-  gan_w4a8) w4 dcgan_digits "$sweep/gan/w4a8" 8 ;;
-  gan_w4a4) w4 dcgan_digits "$sweep/gan/w4a4" 4 ;;
-  dit_w8) w8 dit_digits "$sweep/dit/w8" ;;
-  dit_w4a8) w4 dit_digits "$sweep/dit/w4a8" 8 ;;
-  dit_w4a4) w4 dit_digits "$sweep/dit/w4a4" 4 ;;
-  stylegan_w8) w8 stylegan_digits "$sweep/stylegan/w8" ;;
-  stylegan_w4a8) w4 stylegan_digits "$sweep/stylegan/w4a8" 8 ;;
-  stylegan_w4a4) w4 stylegan_digits "$sweep/stylegan/w4a4" 4 ;;
+  ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|dit_w8|dit_w4a8|dit_w4a4|stylegan_w8|stylegan_w4a8|stylegan_w4a4)
+    grid "$1" ;;
   best|qat|equal_memory|tables|outliers) "$1" ;;
-  all) for s in ddpm_w8 ddpm_w4a4 ddpm_w4a8 gan_w8 gan_w4a4 gan_w4a8 dit_w8 dit_w4a4 dit_w4a8 stylegan_w8 \
-      stylegan_w4a4 stylegan_w4a8; do "$0" "$s"; done; best; qat; equal_memory; outliers; tables ;;
+  all) for m in ddpm gan dit stylegan; do for p in w8 w4a4 w4a8; do grid "${m}_$p"; done; done
+    best; qat; equal_memory; outliers; tables ;;
   *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|tables]" >&2; exit 2 ;;
 esac
