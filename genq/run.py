@@ -39,10 +39,10 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
               "a_symmetric", "a_granularity", "observer", "w_observer", "attn_bits", "softmax_bits",
               "first_last")
     info: dict[str, Any] = {k: recipe_label(q) if k == "label" else q[k] for k in fields}
+    from genq.quant.formats import parse_format   # here, not at module level: no torch in a sweep parent
+
     for role in ("w", "a"):                  # a named format wins over the recipe's bits
         if q.get(f"{role}_format"):
-            from genq.quant.formats import parse_format
-
             info[f"{role}_bits"] = parse_format(q[f"{role}_format"]).bits
     quantizes_acts = any(q[k] is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
     info["activations"] = ("dynamic" if q.a_dynamic else "static") if quantizes_acts else "fp"

@@ -9,7 +9,8 @@
 - train: distillation from the frozen FP teacher (:mod:`genq.qat.distill`) in the accelerate
   loop (:mod:`genq.qat.loop`).
 - convert: LoRA merged, block-scaled weights frozen on their final values, every parameter
-  frozen (requires_grad False), the network back in eval mode, so inference uses the cached fake-quantized weights like any PTQ model.
+  frozen (requires_grad False), the network back in eval mode, so inference uses the cached
+  fake-quantized weights like any PTQ model.
 """
 
 from __future__ import annotations
