@@ -35,6 +35,8 @@ import torch
 
 from genq.errors import GenqError
 from genq.quant.granularity import PerGroup
+from genq.quant.kernels.block_fake_quant import native_block_fake_quantize
+from genq.quant.kernels.float_fake_quant import native_float_fake_quantize
 from genq.quant.primitives import EPS, _group_view, fake_quantize, qparams_from_range, qrange
 
 
@@ -196,6 +198,9 @@ class FloatFormat:
             shape = [1] * x.dim()
             shape[axis] = -1
             scale = scale.view(shape)
+        fused = native_float_fake_quantize(self, x, scale)        # bit-identical, 1 pass
+        if fused is not None:
+            return fused
         y = x / scale
         if not (torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad)):
             return (self.round_(y) if y.dtype == torch.float32 else self.round(y).to(y.dtype)).mul_(scale)
@@ -346,6 +351,9 @@ class BlockFormat:
         1 where a value lies inside the element's range and 0 where it saturates."""
         axis = axis % x.dim()
         if scales is None:
+            fused = native_block_fake_quantize(self, x, axis)     # bit-identical, 3 passes
+            if fused is not None:
+                return fused
             scales, multipliers = self.scales_and_multipliers(x, axis)
         elif multipliers is None:
             multipliers = 1.0 / scales
