@@ -6,24 +6,32 @@ round, after one warm-up call each), so drifts of a shared machine hit all alike
 gives the median over rounds. ``conv_in`` (1 input channel, which no 32/16-block format can
 block) stays FP in every variant, so all quantize the same layers. W8A8 for the 8-bit
 formats, W4A4 for the 4-bit ones; activation scales are static min-max for integers and
-minifloats, per block at run time for MX/NVFP4.
+minifloats, per block at run time for MX/NVFP4. Minifloat and block fake quantization run
+in genq's fused C kernels (genq/quant/kernels) where they build; ``--eager`` times the
+PyTorch path they replace (bit-identical results).
 
-    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python scripts/bench_formats.py [--batch 16] [--rounds 5] [--steps 10]
+    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python scripts/bench_formats.py [--batch 16] [--rounds 5] [--steps 10] [--eager]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 
 import torch
 
-from genq.bench import device_name
-from genq.config import compose_config
-from genq.models import load_generator
-from genq.quant import quantize_
+EAGER = "--eager" in sys.argv
+if EAGER:                      # before genq loads its kernels
+    os.environ["GENQ_NATIVE"] = "0"
+
+from genq.bench import device_name  # noqa: E402
+from genq.config import compose_config  # noqa: E402
+from genq.models import load_generator  # noqa: E402
+from genq.quant import quantize_  # noqa: E402
+from genq.quant.kernels import native_status  # noqa: E402
 
 TARGET = 1.5
 SAME_LAYERS = ["quant.exclude=[conv_in]"]
@@ -57,6 +65,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="sampling steps (the model's own: 25)")
+    parser.add_argument("--eager", action="store_true", help="no native kernels (GENQ_NATIVE=0)")
     args = parser.parse_args()
     models = {name: build(o, args.steps) for name, o in VARIANTS.items()}
     noise = models["fp32"].make_noise(args.batch, 0)
@@ -72,6 +81,7 @@ def main() -> int:
     med = {name: statistics.median(t) for name, t in times.items()}
     print(f"digits DDPM, {device_name()}, {torch.get_num_threads()} thread(s); batch {args.batch}, "
           f"{args.steps} steps; median of {args.rounds} round-robin rounds; conv_in FP in all")
+    print(f"minifloat and block fake quantization: {native_status()}")
     print(f"{'format':24s} {'ms/img':>8s} {'vs FP':>7s} {'vs int8':>8s}  budget {TARGET}x FP")
     ok = True
     for name, t in med.items():

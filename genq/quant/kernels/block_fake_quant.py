@@ -1,4 +1,5 @@
-"""Block-scaled fake quantization (MX, NVFP4) through the fused C kernel.
+"""Block-scaled fake quantization (MX, NVFP4) through the fused C kernel. (Formats are
+taken as ``Any``: genq.quant.formats imports this module, not the reverse.)
 
 :meth:`genq.quant.formats.BlockFormat.fake_quantize_blocks` calls this when it computes the
 scales itself (activations at run time) and no gradient is needed; the kernel returns the
@@ -11,14 +12,11 @@ from __future__ import annotations
 
 import ctypes
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from genq.quant.kernels.build import load_library
-
-if TYPE_CHECKING:
-    from genq.quant.formats import BlockFormat
 
 _SCALE_E8M0, _SCALE_FP32, _SCALE_SMALL_FLOAT, _SCALE_SMALL_FLOAT_TENSOR = 0, 1, 2, 3
 _I64, _F32, _INT = ctypes.c_int64, ctypes.c_float, ctypes.c_int
@@ -45,7 +43,7 @@ def _grid(fmt: Any) -> tuple[float, float, float]:
 
 
 @lru_cache(maxsize=None)
-def _format_args(fmt: "BlockFormat") -> tuple | None:
+def _format_args(fmt: Any) -> tuple | None:
     """The kernel's format arguments, or None for a format it does not know."""
     el = fmt.element
     if getattr(el, "is_integer", False):
@@ -104,7 +102,7 @@ def _layout(x: torch.Tensor, axis: int, block: int) -> tuple[int, ...] | None:
     return (n1, n2, n3, block, inner, s1, s2, s3, stride, s_inner)
 
 
-def native_block_fake_quantize(fmt: "BlockFormat", x: torch.Tensor, axis: int) -> torch.Tensor | None:
+def native_block_fake_quantize(fmt: Any, x: torch.Tensor, axis: int) -> torch.Tensor | None:
     """``fmt.fake_quantize_blocks(x, axis)`` by the C kernel, or None where it does not apply
     (gradient wanted, not float32 on the CPU, empty, blocks that do not divide the axis,
     non-finite values, no compiled kernel)."""

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import ctypes
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from genq.quant.kernels.build import load_library
-
-if TYPE_CHECKING:
-    from genq.quant.formats import FloatFormat
 
 
 def bind(lib: ctypes.CDLL) -> Any:
@@ -38,7 +35,7 @@ def _dense(x: torch.Tensor) -> bool:
     return span == x.numel() and all(st > 0 for n, st in zip(x.shape, x.stride()) if n > 1)
 
 
-def native_float_fake_quantize(fmt: "FloatFormat", x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor | None:
+def native_float_fake_quantize(fmt: Any, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor | None:
     """``fmt.fake_quantize(x, scale)`` for one float32 scale by the C kernel, or None where it
     does not apply (gradient wanted, not float32 on the CPU, a scale per channel, no kernel)."""
     if (x.dtype != torch.float32 or x.device.type != "cpu" or x.numel() == 0
