@@ -36,7 +36,7 @@ import torch
 from genq.errors import GenqError
 from genq.quant.granularity import PerGroup
 from genq.quant.kernels.block_fake_quant import native_block_fake_quantize
-from genq.quant.kernels.float_fake_quant import native_float_fake_quantize
+from genq.quant.kernels.per_tensor import native_float_fake_quantize
 from genq.quant.primitives import EPS, _group_view, fake_quantize, qparams_from_range, qrange
 
 

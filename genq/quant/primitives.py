@@ -17,6 +17,7 @@ import torch
 from genq.errors import GenqError
 from genq.quant.granularity import (Granularity, PerBlock, PerChannel, PerGroup, PerTensor,
                                    as_granularity)
+from genq.quant.kernels.per_tensor import native_int_fake_quantize
 
 EPS = torch.finfo(torch.float32).eps
 
@@ -149,6 +150,9 @@ def _fake_quantize_inplace(x: torch.Tensor, scale: torch.Tensor, zero_point: tor
     """Inference path: the same float32 operations as torch's kernel, done in place on one
     buffer. On this CPU it is ~10x faster than torch's fused fake-quant op, which also
     builds the gradient mask (1.1 ms vs 0.1 ms on a 32x64x16x16 tensor)."""
+    fused = native_int_fake_quantize(x, scale, zero_point, qmin, qmax)   # same bits, 1 pass
+    if fused is not None:
+        return fused
     # clamp(round(v) + z, qmin, qmax) - z == clamp(round(v), qmin - z, qmax - z) exactly
     # (integers in float32), which saves two passes.
     y = x * (1.0 / scale)

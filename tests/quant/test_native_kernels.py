@@ -1,6 +1,7 @@
 """The fused C kernels (genq/quant/kernels) return exactly what the PyTorch formats code
-returns, on every block and minifloat format, layout and edge value, and step aside where
-they do not apply (gradients, non-finite values, per-channel scales, no compiler)."""
+returns, on every block, minifloat and integer format, layout and edge value, and step
+aside where they do not apply (gradients, non-finite values, per-channel scales, no
+compiler)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from genq.quant import kernels
 from genq.quant.formats import E2M1, E4M3, NAMED_FORMATS, BlockFormat, FloatFormat, IntFormat
 from genq.quant.kernels import block_fake_quant as bfq
 from genq.quant.kernels import build
-from genq.quant.kernels import float_fake_quant as ffq
+from genq.quant.kernels import per_tensor as ffq
 
 pytestmark = pytest.mark.skipif(build.load_library("fake_quant") is None,
                                 reason="no C compiler builds the native kernels here")
@@ -142,12 +143,37 @@ def test_float_kernel_equals_pytorch(name: str) -> None:
             assert _same_bits(fused, reference), f"{name} scale {scale} {tuple(x.shape)}"
 
 
+@pytest.mark.parametrize("bits,symmetric", [(8, True), (4, True), (8, False), (2, False)])
+def test_int_kernel_equals_pytorch(bits: int, symmetric: bool) -> None:
+    """Against the PyTorch inference path it replaces (four passes, zero point folded into
+    the clamp bounds), ties at .5 included."""
+    from genq.quant import primitives
+    fmt = IntFormat(bits, symmetric)
+    g = torch.Generator().manual_seed(bits)
+    tensors = [torch.randn(3, 16, 5, 4, generator=g) * 3,
+               torch.randn(3, 16, 5, 4, generator=g).contiguous(memory_format=torch.channels_last),
+               torch.randn(4, 6, 8, generator=g).transpose(0, 2),
+               torch.arange(-40, 40, dtype=torch.float32) * 0.25]          # ties
+    for scale, zp in ((0.05, 0.0), (0.5, 3.0), (1.0 / 3.0, float(fmt.qmin)), (2.0 ** -12, 1.0)):
+        s, z = torch.tensor(scale), torch.tensor(zp)
+        for x in tensors:
+            fused = ffq.native_int_fake_quantize(x, s, z, fmt.qmin, fmt.qmax)
+            assert fused is not None
+            y = x * (1.0 / s)
+            reference = torch.clamp(y.round_(), fmt.qmin - z, fmt.qmax - z).mul_(s)
+            assert _same_bits(fused, reference), f"int{bits} scale {scale} zp {zp}"
+            assert _same_bits(primitives.fake_quantize(x, s, z, fmt.qmin, fmt.qmax), reference)
+
+
 def test_float_kernel_steps_aside() -> None:
     fmt = FLOAT_FORMATS["fp8_e4m3"]
     x = torch.randn(4, 8)
     assert ffq.native_float_fake_quantize(fmt, x, torch.rand(4, 1) + 0.1) is None    # per channel
     assert ffq.native_float_fake_quantize(fmt, x.requires_grad_(), torch.tensor(0.1)) is None
     assert ffq.native_float_fake_quantize(fmt, torch.randn(3), torch.ones(1, 1)) is None  # would broadcast up
+    assert ffq.native_int_fake_quantize(torch.randn(4, 8), torch.rand(4, 1), torch.zeros(4, 1), -8, 7) is None
+    assert ffq.native_int_fake_quantize(torch.randn(4, 8).double(), torch.tensor(0.1), torch.tensor(0.0),
+                                        -8, 7) is None
 
 
 def test_portable_build_equals_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,11 +181,18 @@ def test_portable_build_equals_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
     lib, error = build.build_library("fake_quant", tuple(build.FLAGS))
     assert lib is not None, error
     monkeypatch.setattr(bfq, "_kernel", lambda: bfq.bind(lib))
+    monkeypatch.setattr(ffq, "_kernel", lambda: ffq.bind(lib))
     for name in ("mxfp4", "nvfp4", "mxint8", "mxfp6_e3m2"):
         fmt = BLOCK_FORMATS[name]
         for label, x, axis in _layouts(64):
             fused = bfq.native_block_fake_quantize(fmt, x, axis)
             assert fused is not None and _same_bits(fused, _reference(fmt, x, axis)), f"{name} {label}"
+    x, s = torch.randn(3, 16, 5, 4) * 9, torch.tensor(0.07)
+    for fmt in FLOAT_FORMATS.values():
+        assert _same_bits(ffq.native_float_fake_quantize(fmt, x, s), fmt.round_(x / s).mul_(s))
+    y = x * (1.0 / s)
+    assert _same_bits(ffq.native_int_fake_quantize(x, s, torch.tensor(2.0), -8, 7),
+                      torch.clamp(y.round_(), -8 - 2.0, 7 - 2.0).mul_(s))
 
 
 def test_native_off_and_missing_compiler_fall_back(monkeypatch: pytest.MonkeyPatch, tmp_path,

@@ -105,8 +105,9 @@ def _layout(x: torch.Tensor, axis: int, block: int) -> tuple[int, ...] | None:
 def native_block_fake_quantize(fmt: Any, x: torch.Tensor, axis: int) -> torch.Tensor | None:
     """``fmt.fake_quantize_blocks(x, axis)`` by the C kernel, or None where it does not apply
     (gradient wanted, not float32 on the CPU, empty, blocks that do not divide the axis,
-    non-finite values, no compiled kernel)."""
-    if (x.dtype != torch.float32 or x.device.type != "cpu" or x.numel() == 0
+    non-finite values, no compiled kernel, inside ``torch.compile``)."""
+    if (torch.compiler.is_compiling()          # torch.compile traces the PyTorch path instead
+            or x.dtype != torch.float32 or x.device.type != "cpu" or x.numel() == 0
             or (x.requires_grad and torch.is_grad_enabled())):
         return None
     axis = axis % x.dim()

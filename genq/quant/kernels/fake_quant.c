@@ -291,3 +291,10 @@ void genq_float_fake_quant(const float *restrict x, float *restrict out, int64_t
     for (int64_t i = 0; i < n; ++i)
         out[i] = round_float_fast(x[i] / scale, min_normal, magic_mult, max_value) * scale;
 }
+
+/* Integers with one scale and zero point, no gradient (primitives._fake_quantize_inplace):
+ * round(x * inv_scale) clamped to [qmin - zero point, qmax - zero point], times scale. */
+void genq_int_fake_quant(const float *restrict x, float *restrict out, int64_t n, float inv_scale,
+                         float lo, float hi, float scale) {
+    for (int64_t i = 0; i < n; ++i) out[i] = clamp_nan(nearbyintf(x[i] * inv_scale), lo, hi) * scale;
+}
