@@ -34,6 +34,7 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
                   noise: torch.Tensor, q: Any = None) -> dict[str, Any]:
     """Latency per image and model bytes of ``fp`` and (when given) ``qmodel`` under ``bench=b``."""
     from genq.bench.allocator import allocator_state
+    from genq.quant.kernels import native_status
 
     if getattr(b, "backend", "fake-quant") != "fake-quant":
         from genq.config.bench import check_bench
@@ -59,6 +60,9 @@ def measure_speed(fp: GeneratorAdapter, qmodel: GeneratorAdapter | None, b: Any,
         speed.update({"backend": b.backend, "latency_ms_per_image": t_q.ms_per_image,
                       # A fake-quant timing is an overhead, never a speedup (DESIGN.md section 4).
                       "simulated_overhead_vs_fp": t_q.median_s / t_fp.median_s,
+                      # how the fake quantization ran: genq's fused C kernels or eager PyTorch
+                      # (same bits either way; only this timing differs)
+                      "simulation_kernels": native_status(),
                       "model_bytes": packed_model_bytes(qmodel.network),
                       "model_bytes_method": "quantized weights counted packed at w_bits (computed)"})
     return speed

@@ -70,3 +70,18 @@ def test_speed_section_names_the_allocator(smoke_cfg, fresh_allocator):
         q = quantize_adapter(fp, cfg.quant, 0).model if bench != "simulated" else None
         assert measure_speed(fp, q, cfg.bench, fp.make_noise(8, 0))["allocator"].startswith(expect)
         assert not allocator_settings()["pinned"]           # nothing left pinned after the measurement
+
+
+def test_simulated_timing_says_how_the_fake_quantization_ran(smoke_cfg, monkeypatch):
+    """``simulation_kernels`` labels the overhead: genq's fused C kernels or eager PyTorch."""
+    from genq.bench.speed import measure_speed
+    from genq.models import load_generator
+    from genq.quant import kernels
+    from genq.quant.pipeline import quantize_adapter
+
+    cfg = smoke_cfg("model=dcgan_digits", "quant=w8a8", "bench.repeats=1", "bench.warmup=0")
+    fp = load_generator(cfg.model)
+    q = quantize_adapter(fp, cfg.quant, 0).model
+    s = measure_speed(fp, q, cfg.bench, fp.make_noise(8, 0))
+    assert s["simulation_kernels"] == kernels.native_status()
+    assert s["simulated_overhead_vs_fp"] > 0
