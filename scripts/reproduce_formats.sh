@@ -91,6 +91,11 @@ outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
 
+# is DDPM int4 per-group worse than per-channel, or is it one rounding pattern? (weights only,
+# round-to-nearest, another grid, 10 stochastic-rounding draws; ~1.5 min)
+rounding() { .venv/bin/python scripts/rounding_realizations.py --bits 4 --granularities per_channel per_group \
+  --group-size 32 --exclude conv_in --out results/formats; }
+
 # grid streams are named <model>_<part>: model ddpm, gan, dit or stylegan; part w8, w4a8 or w4a4
 grid() { local prefix=${1%_*} part=${1##*_} model
   case "$prefix" in ddpm|dit|stylegan) model=${prefix}_digits ;; gan) model=dcgan_digits ;; esac
@@ -99,8 +104,8 @@ grid() { local prefix=${1%_*} part=${1##*_} model
 case "${1:-all}" in
   ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|dit_w8|dit_w4a8|dit_w4a4|stylegan_w8|stylegan_w4a8|stylegan_w4a4)
     grid "$1" ;;
-  best|qat|equal_memory|tables|outliers) "$1" ;;
+  best|qat|equal_memory|tables|outliers|rounding) "$1" ;;
   all) for m in ddpm gan dit stylegan; do for p in w8 w4a4 w4a8; do grid "${m}_$p"; done; done
-    best; qat; equal_memory; outliers; tables ;;
-  *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|tables]" >&2; exit 2 ;;
+    best; qat; equal_memory; outliers; rounding; tables ;;
+  *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|rounding|tables]" >&2; exit 2 ;;
 esac
