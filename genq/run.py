@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genq.config import register_configs, validate
-from genq.config.label import recipe_label
+from genq.config.label import recipe_bits, recipe_label
 from genq.errors import GenqError
 
 register_configs()
@@ -39,11 +39,7 @@ def describe_quant(q: DictConfig) -> dict[str, Any]:
               "a_symmetric", "a_granularity", "observer", "w_observer", "attn_bits", "softmax_bits",
               "first_last")
     info: dict[str, Any] = {k: recipe_label(q) if k == "label" else q[k] for k in fields}
-    from genq.quant.formats import parse_format   # here, not at module level: no torch in a sweep parent
-
-    for role in ("w", "a"):                  # a named format wins over the recipe's bits
-        if q.get(f"{role}_format"):
-            info[f"{role}_bits"] = parse_format(q[f"{role}_format"]).bits
+    info["w_bits"], info["a_bits"] = recipe_bits(q)     # a named format wins over the recipe's bits
     quantizes_acts = any(q[k] is not None for k in ("a_bits", "attn_bits", "softmax_bits"))
     info["activations"] = ("dynamic" if q.a_dynamic else "static") if quantizes_acts else "fp"
     if q.w_bits is None:

@@ -115,3 +115,18 @@ def test_summary_and_study_tables_skip_failed_runs(tmp_path, smoke_cfg, capsys):
     records = collect([str(tmp_path / "sweep")], tmp_path / "study")
     assert len(records) == 1 and (tmp_path / "study" / "records" / "0" / "result.json").exists()
     assert "boom" in capsys.readouterr().err
+
+
+def test_failure_record_states_a_named_formats_bits(tmp_path):
+    """A failed run's record says w_bits/a_bits as a finished one would: the named format's."""
+    from genq.tracking.resume import write_failure
+
+    cfg = compose("quant=w4a4", "quant.w_format=fp8_e4m3", "quant.a_format=nvfp4")
+    record = json.loads(write_failure(tmp_path, cfg, "abc", RuntimeError("boom")).read_text())
+    assert record["status"] == "failed"
+    q = record["quant"]
+    assert (q["w_bits"], q["a_bits"], q["w_format"], q["a_format"]) == (8, 4, "fp8_e4m3", "nvfp4")
+    bad = compose("quant=w4a4")
+    bad.quant.w_format = "fp9_nonsense"          # the failure itself: an unknown format name
+    q = json.loads(write_failure(tmp_path, bad, "abc", RuntimeError("boom")).read_text())["quant"]
+    assert (q["w_bits"], q["w_format"]) == (4, "fp9_nonsense")

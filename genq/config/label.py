@@ -212,6 +212,19 @@ def recipe_label(q: Any) -> str:
     return "_".join([head] + method_suffix(method_tokens(q)) + outlier_suffix(q) + quantizer_suffix(q))
 
 
+def recipe_bits(q: Any) -> tuple[Any, Any]:
+    """(w_bits, a_bits) a record states: a named format's bits win over the recipe's
+    ``w_bits``/``a_bits`` (``quant=w4a4 quant.w_format=fp8_e4m3`` has 8-bit weights). Imports
+    the formats (and torch) only when a format is named."""
+    bits = [_get(q, "w_bits"), _get(q, "a_bits")]
+    for i, role in enumerate(("w", "a")):
+        name = _get(q, f"{role}_format")
+        if name:
+            from genq.quant.formats import parse_format   # lazily: no torch for plain recipes
+            bits[i] = parse_format(name).bits
+    return bits[0], bits[1]
+
+
 def _resolve_label(*, _parent_: Any) -> str:
     return recipe_label(_parent_)
 

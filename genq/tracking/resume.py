@@ -13,7 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from genq.config.label import recipe_label
+from genq.config.label import recipe_bits, recipe_label
+from genq.errors import GenqError
 from genq.tracking.record import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
 
 # Settings that change how a run is logged, not what it computes.
@@ -41,6 +42,15 @@ def completed_record(run_dir: str | Path, digest: str) -> dict[str, Any] | None:
     return None
 
 
+def _bits(q: DictConfig) -> dict[str, Any]:
+    """w_bits/a_bits as a finished record states them (a named format's), and the formats."""
+    try:
+        w_bits, a_bits = recipe_bits(q)
+    except GenqError:          # an unknown format name may be what failed
+        w_bits, a_bits = q.w_bits, q.a_bits
+    return {"w_bits": w_bits, "a_bits": a_bits, "w_format": q.get("w_format"), "a_format": q.get("a_format")}
+
+
 def write_failure(run_dir: str | Path, cfg: DictConfig, digest: str, err: BaseException) -> Path:
     """Record a failed run (status, error type and message, the last traceback line)."""
     tb = traceback.format_exception(type(err), err, err.__traceback__)
@@ -49,7 +59,7 @@ def write_failure(run_dir: str | Path, cfg: DictConfig, digest: str, err: BaseEx
               "where": tb[-2].strip() if len(tb) > 1 else "", "experiment": cfg.experiment,
               "model": cfg.model.name, "data": cfg.data.name,
               "quant": {"recipe": cfg.quant.recipe, "label": recipe_label(cfg.quant),
-                        "method": cfg.quant.method, "w_bits": cfg.quant.w_bits, "a_bits": cfg.quant.a_bits},
+                        "method": cfg.quant.method, **_bits(cfg.quant)},
               "config": OmegaConf.to_container(cfg, resolve=True), "config_hash": digest,
               "seed": cfg.seed}
     return write_json_atomic(Path(run_dir) / RESULT_FILE, record)
