@@ -233,3 +233,11 @@ def test_block_format_variants_stay_exact_with_other_block_sizes() -> None:
     x = torch.randn(3, 40, 5)
     fused = bfq.native_block_fake_quantize(fmt, x, 1)
     assert fused is not None and _same_bits(fused, _reference(fmt, x, 1))
+
+
+def test_unwritable_cache_falls_back_without_raising(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GENQ_CACHE", str(blocker))          # $GENQ_CACHE/kernels cannot be made
+    lib, error = build.build_library("fake_quant", tuple(build.FLAGS))
+    assert lib is None and "cannot write" in error

@@ -56,9 +56,12 @@ def _cpu_key() -> str:
 
 def _compile(cc: str, source: Path, target: Path, flags: list[str]) -> str | None:
     """Compile ``source`` into ``target`` (atomic); the compiler's complaint on failure."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:                 # a read-only cache: say so, run the PyTorch path
+        return f"cannot write {target.parent}: {exc}"
     try:
         proc = subprocess.run([cc, *flags, "-o", tmp, str(source), "-lm"], capture_output=True,
                               text=True, timeout=120)
