@@ -32,9 +32,22 @@ from genq.quant.targets import LayerTarget, target_for
 _CLASSES: dict[type, type] = {}
 
 
+def _tensor_versions(module: nn.Module, out: list) -> list:
+    """(id, version) of every parameter and buffer of ``module`` and its children: what
+    ``parameters()``/``buffers()`` would list, walked directly (they build names and memo
+    sets; this runs for every layer call)."""
+    for t in (*module._parameters.values(), *module._buffers.values()):
+        if t is not None:
+            out.append((id(t), t._version))
+    for child in module._modules.values():
+        if child is not None:
+            _tensor_versions(child, out)
+    return out
+
+
 def _state_token(quantizer: nn.Module) -> tuple:
     """What the fake-quantized weight depends on inside ``quantizer``."""
-    tensors = tuple((id(t), t._version) for t in (*quantizer.parameters(), *quantizer.buffers()))
+    tensors = tuple(_tensor_versions(quantizer, []))
     return (id(quantizer), getattr(quantizer, "mode", None), getattr(quantizer, "soft", None),
             getattr(quantizer, "format", None), getattr(quantizer, "active", None), tensors)
 

@@ -33,6 +33,8 @@ def _kernel() -> Any:
 def _dense(x: torch.Tensor) -> bool:
     """Whether ``x``'s elements fill its storage span with no gaps (any dimension order), so
     an elementwise kernel may walk it as one array."""
+    if x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last):
+        return True
     span = 1 + sum((n - 1) * st for n, st in zip(x.shape, x.stride()))
     return span == x.numel() and all(st > 0 for n, st in zip(x.shape, x.stride()) if n > 1)
 
@@ -66,7 +68,7 @@ def native_float_fake_quantize(fmt: Any, x: torch.Tensor, scale: torch.Tensor) -
     channel, no kernel)."""
     if not _applies(x, scale):
         return None
-    return _run(0, x, float(scale.reshape(())), 2.0 ** fmt.min_exponent,
+    return _run(0, x, scale.item(), 2.0 ** fmt.min_exponent,
                 1.5 * 2.0 ** (23 - fmt.man_bits), fmt.max_value)
 
 
@@ -77,6 +79,8 @@ def native_int_fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: t
     as the PyTorch inference path computes it; None where it does not apply."""
     if not _applies(x, scale, zero_point):
         return None
-    inv = (1.0 / scale).reshape(())                   # torch's float32 reciprocal, bit for bit
-    zp = zero_point.reshape(())
-    return _run(1, x, float(inv), float(qmin - zp), float(qmax - zp), float(scale.reshape(())))
+    s, zp = scale.item(), zero_point.item()
+    # 1 / s in float64, rounded to float32 by ctypes: the correctly rounded float32 reciprocal
+    # torch computes (float64 has more than 2 * 24 + 2 bits, so no double rounding); qmin - zp
+    # is exact (zero points are small integers)
+    return _run(1, x, 1.0 / s, qmin - zp, qmax - zp, s)
