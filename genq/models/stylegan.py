@@ -74,7 +74,10 @@ class ModulatedConv2d(nn.Module):
 
     ``W`` is read as ``self.weight`` for the conv and the demodulation alike, so once the layer
     is quantized (genq.quant.targets registers this type) both use the quantized base weight,
-    and the input quantizer sees the modulated activation, the conv's real input. The layer has
+    and the input quantizer sees the modulated activation, the conv's real input. Smoothing
+    and rotation of the input channels (genq.quant.outliers) fold into the conv as for any
+    convolution; the demodulation then reads the quantized weight with the transform undone,
+    so the FP layer is unchanged by them and the quantized one demodulates what it applies. The layer has
     no bias of its own: the bias is added after the noise (:class:`SynthesisLayer`), so GAN bias
     correction (genq.quant.gan_correction) leaves this layer alone."""
 
@@ -97,7 +100,12 @@ class ModulatedConv2d(nn.Module):
         weight = self.weight                         # read once: quantized when the layer is
         y = F.conv2d(input, weight, padding=self.kernel_size // 2)
         if self.demodulate:
-            y = y * self.demodulation(style, weight)[:, :, None, None]
+            # the demodulation reads the weight in the input's original channel basis: once an
+            # outlier method scaled or rotated the input channels (genq.quant.outliers), the
+            # quantized weight with that transform undone (QuantMixin.effective_weight)
+            effective = getattr(self, "effective_weight", None)
+            basis_weight = weight if effective is None else effective(weight)
+            y = y * self.demodulation(style, basis_weight)[:, :, None, None]
         return y
 
     def extra_repr(self) -> str:
@@ -307,8 +315,9 @@ class StyleGAN2Discriminator(nn.Module):
 
 # The engine quantizes the modulated convolution like a conv: the base weight per output channel
 # (axis 0), per-group along input channels (axis 1), activations over the channel axis 1; every
-# recipe whose quant.layers names Conv2d (the default) selects it too. The outlier methods are
-# refused on it: its demodulation reads the weight too, so scaling or rotating the input
-# channels would change the FP function.
+# recipe whose quant.layers names Conv2d (the default) selects it too. Smoothing and rotation
+# apply (the demodulation reads the weight with the transform undone, ModulatedConv2d.forward);
+# the SVD branch does not (it is added after the layer's output, past the demodulation): the
+# outlier code refuses svd on any layer type it builds no branch for.
 register_layer_target(ModulatedConv2d, out_axis=0, in_axis=1, input_channel_axis=1,
-                      selected_by=("Conv2d",), channel_transforms=False)
+                      selected_by=("Conv2d",))

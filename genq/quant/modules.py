@@ -89,6 +89,20 @@ class QuantMixin:
             self.__dict__["_qweight_cache"] = cache
         return cache[1]
 
+    def effective_weight(self, quantized: torch.Tensor | None = None) -> torch.Tensor:
+        """The quantized weight in the layer's original input basis: ``quantized`` (default:
+        :meth:`quantized_weight`) with the weight transforms undone, last first (smoothing's
+        scales divided out, a rotation turned back, a low-rank branch added). What a layer
+        that reads its weight beyond the product with the input (StyleGAN's demodulation)
+        must use; with no transforms, ``quantized`` itself. A transform without ``inverse``
+        is an update in the original basis (LoRA) and stays in."""
+        w = self.quantized_weight() if quantized is None else quantized
+        for transform in reversed(self.weight_transforms):
+            inverse = getattr(transform, "inverse", None)
+            if inverse is not None:
+                w = inverse(w)
+        return w
+
     def forward(self, *args, **kwargs):
         aq = self.input_quantizer
         transforms = self.__dict__["_modules"].get("input_transforms")

@@ -35,9 +35,9 @@ class LayerTarget:
       convolutions quantizes it, and ``quant.layers=[ModulatedConv2d]`` alone picks it out).
     - ``channel_transforms``: whether scaling or rotating the input channels (the outlier
       methods, :mod:`genq.quant.outliers`) folds into the weight exactly, i.e. the layer uses
-      its weight only in its product with the input. False for StyleGAN's ModulatedConv2d,
-      whose demodulation also reads the weight (``sum_c (W[o, c] style_c)^2`` changes when
-      ``W`` is scaled or rotated along ``c``).
+      its weight only in its product with the input, or reads it elsewhere through
+      ``QuantMixin.effective_weight`` (StyleGAN's ModulatedConv2d demodulates with the weight
+      in the original channel basis). False refuses the outlier methods on the type.
     """
 
     layer_type: type

@@ -59,6 +59,16 @@ def test_outlier_methods_leave_the_fp_output_unchanged(kind, method):
     assert not torch.equal(transformed.transformed_weight(), layer.weight)   # something was done
 
 
+@pytest.mark.parametrize("method", ["smooth", "rotate", "svd"])
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_effective_weight_undoes_every_outlier_transform(kind, method):
+    """QuantMixin.effective_weight: the (here unquantized) weight back in the input's basis."""
+    layer, transformed, _ = _fp_layer_with(kind, method)
+    with torch.no_grad():
+        back = transformed.effective_weight()
+    assert torch.allclose(back, layer.weight, rtol=1e-4, atol=1e-5 * float(layer.weight.abs().max()))
+
+
 @pytest.mark.parametrize("kind", list(LAYERS))
 def test_svd_branch_plus_residual_is_the_layer(kind):
     layer, svd, x = _fp_layer_with(kind, "svd", rank=3)
@@ -192,30 +202,62 @@ def test_recipe_keys_label_and_validation():
         validate(compose("quant=qat_lsq_w4a8", "quant.outlier.method=rotate"))
 
 
-@pytest.mark.parametrize("method", ["smooth", "rotate", "svd"])
-def test_modulated_convolutions_are_refused_because_demodulation_reads_the_weight(method):
-    from genq.models.stylegan import ModulatedConv2d
+class _ModBlock(nn.Module):
+    """A StyleGAN modulated convolution fed its modulated input, as SynthesisLayer does."""
 
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.modconv = ModulatedConv2d(8, 8, 3)
+    def __init__(self, demodulate: bool = True) -> None:
+        super().__init__()
+        from genq.models.stylegan import ModulatedConv2d
+        self.modconv = ModulatedConv2d(8, 8, 3, demodulate=demodulate)
+        self.style = torch.rand(2, 8, generator=torch.Generator().manual_seed(1)) + 0.5
 
-        def forward(self, x):
-            return self.modconv(x, torch.ones(x.shape[0], 8))
+    def forward(self, x):
+        return self.modconv(x * self.style[:, :, None, None], self.style)
 
-    # why: scaling the weight's input channels (what smoothing folds in) changes the output
-    # even when the input is divided by the same scales, because demodulation reads W too
-    layer = ModulatedConv2d(8, 8, 3)
-    x, style = torch.randn(2, 8, 5, 5), torch.rand(2, 8) + 0.5
+
+@pytest.mark.parametrize("method", ["smooth", "rotate"])
+def test_modulated_convolutions_take_smoothing_and_rotation_without_changing_the_fp_function(method):
+    """The demodulation reads the weight: scaling or rotating its input channels alone changes
+    the output (shown first), so the quantized layer demodulates with the weight in the
+    original basis (QuantMixin.effective_weight), and the FP function stays."""
+    torch.manual_seed(0)
+    block = _ModBlock()
+    x = _input((2, 8, 5, 5))
     s = torch.linspace(0.5, 2.0, 8)
+    naive = copy.deepcopy(block)
     with torch.no_grad():
-        ref = layer(x * style[:, :, None, None], style)
-        layer.weight.mul_(s[None, :, None, None])
-        moved = layer((x / s[None, :, None, None]) * style[:, :, None, None], style)
+        ref = block(x)
+        naive.modconv.weight.mul_(s[None, :, None, None])
+        moved = naive.modconv((x * block.style[:, :, None, None]) / s[None, :, None, None], block.style)
     assert not torch.allclose(moved, ref, atol=1e-3)
-    with pytest.raises(GenqError, match="modconv.*demodulation"):
-        make_plan(Block(), QuantRecipe(w_bits=4, outlier=OutlierConfig(method)))
+    transformed = copy.deepcopy(block)
+    absmax = collect_input_absmax(transformed, ["modconv"], lambda m: m(x))["modconv"]
+    quantize_layer(transformed.modconv, None, None)
+    install_outlier(transformed.modconv, OutlierSpec(method, 0.5, 4, 0), absmax)
+    with torch.no_grad():
+        got = transformed(x)
+    assert not torch.equal(transformed.modconv.transformed_weight(), block.modconv.weight)
+    assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+
+
+def test_modulated_convolutions_refuse_the_svd_branch_by_name():
+    with pytest.raises(GenqError, match="svd builds its branch for .*modconv is a ModulatedConv2d"):
+        make_plan(_ModBlock(), QuantRecipe(w_bits=4, outlier=OutlierConfig("svd")))
+
+
+def test_a_layer_type_registered_without_channel_transforms_is_refused():
+    from genq.quant.targets import register_layer_target, unregister_layer_target
+
+    class Odd(nn.Linear):
+        pass
+
+    register_layer_target(Odd, out_axis=0, in_axis=1, input_channel_axis=-1, selected_by=("Linear",),
+                          channel_transforms=False)
+    try:
+        with pytest.raises(GenqError, match="does not fold exactly into 0 \\(Odd"):
+            make_plan(nn.Sequential(Odd(8, 8)), QuantRecipe(w_bits=4, outlier=OutlierConfig("smooth")))
+    finally:
+        unregister_layer_target(Odd)
 
 
 def test_grouped_convolutions_are_refused_by_name():

@@ -32,6 +32,11 @@ class ChannelScale(nn.Module):
         s = _broadcast(self.scale.to(t.dtype), self.axis, t.dim())
         return t / s if self.divide else t * s
 
+    def inverse(self, t: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`forward` (a weight back in the original input basis)."""
+        s = _broadcast(self.scale.to(t.dtype), self.axis, t.dim())
+        return t * s if self.divide else t / s
+
     def cache_token(self) -> tuple:
         return (id(self.scale), self.scale._version)
 
@@ -51,6 +56,10 @@ class ChannelRotation(nn.Module):
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return rotate_along(t, self.axis, self.matrix)
 
+    def inverse(self, t: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`forward`: ``t H^T`` along ``axis`` (``H`` is orthonormal)."""
+        return rotate_along(t, self.axis, self.matrix.t())
+
     def cache_token(self) -> tuple:
         return (id(self.matrix), self.matrix._version)
 
@@ -69,6 +78,10 @@ class LowRankResidual(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         return w - self.branch.dense_weight().to(w.dtype)
+
+    def inverse(self, w: torch.Tensor) -> torch.Tensor:
+        """The residual plus the branch: the whole (smoothed) weight the layer applies."""
+        return w + self.branch.dense_weight().to(w.dtype)
 
     def cache_token(self) -> tuple:
         return tuple((id(p), p._version) for p in self.branch.parameters())
