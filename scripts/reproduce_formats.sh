@@ -42,11 +42,9 @@ w8() { local model=$1 dir=$2
       hydra.sweep.dir="$dir/$f"
   done; }
 
-# w4 <model> <dir> <a-bits 8|4>: the five 4-bit weight formats x outlier methods (StyleGAN: none;
-# its modulated convolutions refuse them, their demodulation reads the weight)
-w4() { local model=$1 dir=$2 a=$3 act methods=$methods
+# w4 <model> <dir> <a-bits 8|4> [methods]: the five 4-bit weight formats x outlier methods
+w4() { local model=$1 dir=$2 a=$3 act methods=${4:-$methods}
   local q=w4a$a
-  [ "$model" = stylegan_digits ] && methods=none
   genq model="$model" "$(keep "$model")" quant=$q quant.outlier.method=$methods metrics.n_samples="$n" hydra.sweep.dir="$dir/int4"
   genq model="$model" "$(keep "$model")" quant=$q quant.granularity=per_group quant.group_size=32 quant.outlier.method=$methods \
     metrics.n_samples="$n" hydra.sweep.dir="$dir/int4_g32"
@@ -99,7 +97,16 @@ rounding() { .venv/bin/python scripts/rounding_realizations.py --bits 4 --granul
 # grid streams are named <model>_<part>: model ddpm, gan, dit or stylegan; part w8, w4a8 or w4a4
 grid() { local prefix=${1%_*} part=${1##*_} model
   case "$prefix" in ddpm|dit|stylegan) model=${prefix}_digits ;; gan) model=dcgan_digits ;; esac
-  case "$part" in w8) w8 "$model" "$sweep/$prefix/w8" ;; *) w4 "$model" "$sweep/$prefix/$part" "${part#w4a}" ;; esac; }
+  case "$part" in
+    w8) w8 "$model" "$sweep/$prefix/w8" ;;
+    # StyleGAN: no SVD branch (genq builds it for Linear/Conv2d/ConvTranspose2d, not for the
+    # modulated convolutions); smoothing and rotation in their own sweep folder, run after the
+    # first grid (which had no outlier methods: a folder's job numbers must not move)
+    *) if [ "$model" = stylegan_digits ]; then
+         w4 "$model" "$sweep/$prefix/$part" "${part#w4a}" none
+         w4 "$model" "$sweep/$prefix/$part/outliers" "${part#w4a}" smooth,rotate
+       else w4 "$model" "$sweep/$prefix/$part" "${part#w4a}"; fi ;;
+  esac; }
 
 case "${1:-all}" in
   ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|dit_w8|dit_w4a8|dit_w4a4|stylegan_w8|stylegan_w4a8|stylegan_w4a4)
