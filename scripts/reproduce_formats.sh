@@ -81,11 +81,12 @@ equal_memory() {
 
 # activation/weight kurtosis and channel max/median ratio per layer before and after each
 # outlier method, over the w4a4 calibration inputs (seed 0; DDPM + DCGAN 44 min on a shared core)
-# (not StyleGAN: the outlier methods are refused on its modulated convolutions, whose
-# demodulation reads the weight)
+# (StyleGAN without svd, in its own folder: its modulated convolutions take no SVD branch)
 outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits --recipes w4a4 \
-  --outliers smooth rotate svd \
-  --out results/formats/outliers && .venv/bin/python scripts/formats_outlier_summary.py results/formats/outliers; }
+  --outliers smooth rotate svd --out results/formats/outliers \
+  && .venv/bin/genq-analyze --models stylegan_digits --recipes w4a4 --outliers smooth rotate \
+    --out results/formats/outliers/stylegan \
+  && .venv/bin/python scripts/formats_outlier_summary.py results/formats/outliers; }
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
 
