@@ -21,7 +21,7 @@ def summarize(folder: Path) -> str:
              "before -> after the method (kurtosis 3 = Gaussian tails; ratio = largest channel's absolute",
              "maximum over the median channel's).", "",
              "| model | method | layers | " + " | ".join(STATS) + " |", "|---|---|---|" + "---|" * len(STATS)]
-    for path in sorted(folder.rglob("outliers_*.csv"), key=lambda p: p.name):
+    for path in sorted(folder.glob("outliers_*.csv")):
         rows = list(csv.DictReader(path.open()))
         model = path.stem.removeprefix("outliers_")
         for method in dict.fromkeys(r["method"] for r in rows):

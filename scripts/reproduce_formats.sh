@@ -81,11 +81,8 @@ equal_memory() {
 
 # activation/weight kurtosis and channel max/median ratio per layer before and after each
 # outlier method, over the w4a4 calibration inputs (seed 0; DDPM + DCGAN 44 min on a shared core)
-# (StyleGAN without svd, in its own folder: its modulated convolutions take no SVD branch)
-outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits --recipes w4a4 \
-  --outliers smooth rotate svd --out results/formats/outliers \
-  && .venv/bin/genq-analyze --models stylegan_digits --recipes w4a4 --outliers smooth rotate \
-    --out results/formats/outliers/stylegan \
+outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits stylegan_digits \
+  --recipes w4a4 --outliers smooth rotate svd --out results/formats/outliers \
   && .venv/bin/python scripts/formats_outlier_summary.py results/formats/outliers; }
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
@@ -100,12 +97,13 @@ grid() { local prefix=${1%_*} part=${1##*_} model
   case "$prefix" in ddpm|dit|stylegan) model=${prefix}_digits ;; gan) model=dcgan_digits ;; esac
   case "$part" in
     w8) w8 "$model" "$sweep/$prefix/w8" ;;
-    # StyleGAN: no SVD branch (genq builds it for Linear/Conv2d/ConvTranspose2d, not for the
-    # modulated convolutions); smoothing and rotation in their own sweep folder, run after the
-    # first grid (which had no outlier methods: a folder's job numbers must not move)
+    # StyleGAN: its outlier rows came after the engine learned to transform its modulated
+    # convolutions (smoothing/rotation, then the SVD branch), each in its own sweep folder so
+    # that no folder's job numbers moved
     *) if [ "$model" = stylegan_digits ]; then
          w4 "$model" "$sweep/$prefix/$part" "${part#w4a}" none
          w4 "$model" "$sweep/$prefix/$part/outliers" "${part#w4a}" smooth,rotate
+         w4 "$model" "$sweep/$prefix/$part/svd" "${part#w4a}" svd
        else w4 "$model" "$sweep/$prefix/$part" "${part#w4a}"; fi ;;
   esac; }
 

@@ -82,6 +82,15 @@ class ModulatedConv2d(nn.Module):
     correction (genq.quant.gan_correction) leaves this layer alone."""
 
     bias = None
+    # for SVDQuant's branch (genq.quant.outliers.lowrank): a stride-1 convolution with
+    # same-size padding, whose branch output is added before the demodulation (forward)
+    genq_lowrank = "conv"
+    genq_lowrank_inside = True
+    stride, dilation = (1, 1), (1, 1)
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        return (self.kernel_size // 2, self.kernel_size // 2)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
                  demodulate: bool = True) -> None:
@@ -96,9 +105,12 @@ class ModulatedConv2d(nn.Module):
         w = self.weight if weight is None else weight
         return torch.rsqrt(style.pow(2) @ w.pow(2).sum(dim=(2, 3)).t() + 1e-8)
 
-    def forward(self, input: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def forward(self, input: torch.Tensor, style: torch.Tensor,
+                lowrank_out: torch.Tensor | None = None) -> torch.Tensor:
         weight = self.weight                         # read once: quantized when the layer is
         y = F.conv2d(input, weight, padding=self.kernel_size // 2)
+        if lowrank_out is not None:                  # SVDQuant's branch, before the demodulation
+            y = y + lowrank_out
         if self.demodulate:
             # the demodulation reads the weight in the input's original channel basis: once an
             # outlier method scaled or rotated the input channels (genq.quant.outliers), the
@@ -317,7 +329,6 @@ class StyleGAN2Discriminator(nn.Module):
 # (axis 0), per-group along input channels (axis 1), activations over the channel axis 1; every
 # recipe whose quant.layers names Conv2d (the default) selects it too. Smoothing and rotation
 # apply (the demodulation reads the weight with the transform undone, ModulatedConv2d.forward);
-# the SVD branch does not (it is added after the layer's output, past the demodulation): the
-# outlier code refuses svd on any layer type it builds no branch for.
+# so does the SVD branch (a ConvLowRank added before the demodulation, genq_lowrank_inside).
 register_layer_target(ModulatedConv2d, out_axis=0, in_axis=1, input_channel_axis=1,
                       selected_by=("Conv2d",))

@@ -126,6 +126,10 @@ class QuantMixin:
             args = (x, *args[1:])
         else:
             kwargs = {**kwargs, name: x}
+        if branch is not None and getattr(self, "genq_lowrank_inside", False):
+            # the layer scales its output after the product with the weight (StyleGAN's
+            # demodulation): it adds the branch itself, before that scale
+            return super().forward(*args, **kwargs, lowrank_out=branch)
         out = super().forward(*args, **kwargs)
         return out if branch is None else out + branch
 

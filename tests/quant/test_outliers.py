@@ -215,11 +215,12 @@ class _ModBlock(nn.Module):
         return self.modconv(x * self.style[:, :, None, None], self.style)
 
 
-@pytest.mark.parametrize("method", ["smooth", "rotate"])
-def test_modulated_convolutions_take_smoothing_and_rotation_without_changing_the_fp_function(method):
+@pytest.mark.parametrize("method", ["smooth", "rotate", "svd"])
+def test_modulated_convolutions_take_the_outlier_methods_without_changing_the_fp_function(method):
     """The demodulation reads the weight: scaling or rotating its input channels alone changes
     the output (shown first), so the quantized layer demodulates with the weight in the
-    original basis (QuantMixin.effective_weight), and the FP function stays."""
+    original basis (QuantMixin.effective_weight), and adds SVDQuant's branch before the
+    demodulation; the FP function stays."""
     torch.manual_seed(0)
     block = _ModBlock()
     x = _input((2, 8, 5, 5))
@@ -240,9 +241,43 @@ def test_modulated_convolutions_take_smoothing_and_rotation_without_changing_the
     assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
 
 
-def test_modulated_convolutions_refuse_the_svd_branch_by_name():
-    with pytest.raises(GenqError, match="svd builds its branch for .*modconv is a ModulatedConv2d"):
-        make_plan(_ModBlock(), QuantRecipe(w_bits=4, outlier=OutlierConfig("svd")))
+def test_modulated_convolution_svd_branch_plus_residual_is_the_layer():
+    """With the residual's path alone, or the branch alone, the two parts add up to the layer
+    before the demodulation: what the branch carries is inside the demodulated product."""
+    torch.manual_seed(0)
+    block = _ModBlock()
+    x = _input((2, 8, 5, 5))
+    transformed = copy.deepcopy(block)
+    absmax = collect_input_absmax(transformed, ["modconv"], lambda m: m(x))["modconv"]
+    quantize_layer(transformed.modconv, None, None)
+    install_outlier(transformed.modconv, OutlierSpec("svd", 0.5, 3, 0), absmax)
+    mod = transformed.modconv
+    assert mod.lowrank.down.shape[0] == 3
+    with torch.no_grad():
+        xm = x * block.style[:, :, None, None]
+        d = block.modconv.demodulation(block.style)[:, :, None, None]
+        xs = mod.input_transforms[0](xm)
+        residual = torch.nn.functional.conv2d(xs, mod.transformed_weight(), padding=1)
+        assert torch.allclose((residual + mod.lowrank(xs)) * d, block(x), atol=1e-4)
+        assert torch.allclose(mod.effective_weight(), block.modconv.weight, atol=1e-5)
+
+
+def test_a_layer_type_without_a_branch_builder_refuses_svd_by_name():
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(8, 8))
+
+        def forward(self, input):
+            return input @ self.weight.t()
+
+    from genq.quant.targets import register_layer_target, unregister_layer_target
+    register_layer_target(Scaled, out_axis=0, in_axis=1, input_channel_axis=-1, selected_by=("Linear",))
+    try:
+        with pytest.raises(GenqError, match="svd builds its branch for .*0 is a Scaled"):
+            make_plan(nn.Sequential(Scaled()), QuantRecipe(w_bits=4, outlier=OutlierConfig("svd")))
+    finally:
+        unregister_layer_target(Scaled)
 
 
 def test_a_layer_type_registered_without_channel_transforms_is_refused():

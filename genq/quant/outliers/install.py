@@ -22,7 +22,7 @@ from torch import nn
 
 from genq.errors import GenqError
 from genq.quant.outliers.input_hooks import observe_inputs
-from genq.quant.outliers.lowrank import LOWRANK_TYPES, lowrank_branch, matrix_dims
+from genq.quant.outliers.lowrank import LOWRANK_TYPES, lowrank_branch, matrix_dims, takes_lowrank
 from genq.quant.outliers.rotation import rotation_matrix
 from genq.quant.outliers.transforms import ChannelRotation, ChannelScale, LowRankResidual
 from genq.quant.targets import target_for
@@ -53,7 +53,7 @@ def check_outlier_layer(name: str, mod: nn.Module, method: str) -> None:
                         f"{name} is a grouped convolution (groups={groups}); accepted: groups=1 "
                         f"(exclude {name} with quant.exclude, or quant.outlier.method=none).")
     if method == "svd":
-        if not isinstance(mod, LOWRANK_TYPES):
+        if not takes_lowrank(mod):
             raise GenqError(f"quant.outlier.method=svd builds its branch for "
                             f"{', '.join(t.__name__ for t in LOWRANK_TYPES)}; {name} is a "
                             f"{type(mod).__name__} (exclude it with quant.exclude).")

@@ -107,11 +107,18 @@ class ConvTransposeLowRank(nn.Module):
 LOWRANK_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 
+def takes_lowrank(layer: nn.Module) -> bool:
+    """Whether genq builds a branch for ``layer``: the types above, or a layer that declares
+    itself a convolution (``genq_lowrank = "conv"``, with ``stride``, ``padding`` and
+    ``dilation``: StyleGAN's ModulatedConv2d)."""
+    return isinstance(layer, LOWRANK_TYPES) or getattr(layer, "genq_lowrank", None) == "conv"
+
+
 def lowrank_branch(layer: nn.Module, weight: torch.Tensor, rank: int) -> nn.Module:
     """The rank-``rank`` branch of ``layer`` whose (smoothed) weight is ``weight``."""
     if isinstance(layer, nn.ConvTranspose2d):
         return ConvTransposeLowRank(layer, weight, rank)
-    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) or getattr(layer, "genq_lowrank", None) == "conv":
         return ConvLowRank(layer, weight, rank)
     if isinstance(layer, nn.Linear):
         return LinearLowRank(weight, rank)
