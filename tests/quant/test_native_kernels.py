@@ -25,6 +25,9 @@ BLOCK_FORMATS = {name: f for name, f in NAMED_FORMATS.items() if isinstance(f, B
 BLOCK_FORMATS["fp4_fp32scale_b16"] = BlockFormat(E2M1, 16, "fp32", label="fp4_fp32scale_b16")
 BLOCK_FORMATS["fp4_e4m3scale_b16"] = BlockFormat(E2M1, 16, E4M3, label="fp4_e4m3scale_b16")
 BLOCK_FORMATS["int4_e8m0_b32"] = BlockFormat(IntFormat(4, True), 32, "e8m0", label="int4_e8m0_b32")
+BLOCK_FORMATS["int8_fp32scale_b16"] = BlockFormat(IntFormat(8, True), 16, "fp32", label="int8_fp32scale_b16")
+BLOCK_FORMATS["int4_e4m3scale_b16"] = BlockFormat(IntFormat(4, True), 16, E4M3, tensor_scale=True,
+                                                  label="int4_e4m3scale_b16")
 FLOAT_FORMATS = {name: f for name, f in NAMED_FORMATS.items() if isinstance(f, FloatFormat)}
 
 

@@ -62,8 +62,7 @@ def _format_args(fmt: Any) -> tuple | None:
         s_args = _grid(sf)
     else:
         return None
-    return (mode, fmt.element_emax, float(el.max_value if hasattr(el, "man_bits") else el.qmax),
-            *s_args, *el_args)
+    return (mode, fmt.element_emax, float(el.max_value), *s_args, *el_args)
 
 
 def _collapse(dims: list[tuple[int, int]]) -> list[tuple[int, int]]:
