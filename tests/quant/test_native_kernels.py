@@ -179,9 +179,21 @@ def test_float_kernel_steps_aside() -> None:
                                         -8, 7) is None
 
 
-def test_portable_build_equals_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The library built without -march=native (scalar loops, no AVX intrinsics) is exact too."""
-    lib, error = build.build_library("fake_quant", tuple(build.FLAGS))
+def _cpu_has(flag: str) -> bool:
+    try:
+        return flag in open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2"])
+def test_other_builds_equal_pytorch(isa: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library built without -march=native (scalar loops) and for AVX2 only (the
+    intrinsics an AVX-512 machine's native build skips) is exact too."""
+    if isa == "avx2" and not _cpu_has("avx2"):
+        pytest.skip("this CPU has no AVX2")
+    flags = tuple(build.FLAGS) + (("-mavx2",) if isa == "avx2" else ())
+    lib, error = build.build_library("fake_quant", flags)
     assert lib is not None, error
     monkeypatch.setattr(bfq, "_kernel", lambda: bfq.bind(lib))
     monkeypatch.setattr(ffq, "_kernel", lambda: ffq.bind(lib))
