@@ -256,3 +256,30 @@ def test_unwritable_cache_falls_back_without_raising(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GENQ_CACHE", str(blocker))          # $GENQ_CACHE/kernels cannot be made
     lib, error = build.build_library("fake_quant", tuple(build.FLAGS))
     assert lib is None and "cannot write" in error
+
+
+@pytest.mark.parametrize("name", ["nvfp4", "mxfp4", "mxint8"])
+def test_threads_do_not_change_a_bit(name: str) -> None:
+    """Past PARALLEL_MIN elements the work splits over torch's thread count (OpenMP builds);
+    every layout gives the PyTorch path's bits whatever the count."""
+    fmt = BLOCK_FORMATS[name]
+    g = torch.Generator().manual_seed(3)
+    tensors = [(torch.randn(8, 64, 16, 16, generator=g), 1),
+               (torch.randn(8, 64, 16, 16, generator=g).contiguous(memory_format=torch.channels_last), 1),
+               (torch.randn(16, 96, 64, generator=g), 2),
+               (torch.randn(16, 64, 96, generator=g).transpose(1, 2), 2)]
+    s = torch.tensor(0.02)
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            for x, axis in tensors:
+                fused = bfq.native_block_fake_quantize(fmt, x, axis)
+                assert fused is not None and _same_bits(fused, _reference(fmt, x, axis)), (threads, x.shape)
+                y = x * (1.0 / s)
+                assert _same_bits(ffq.native_int_fake_quantize(x, s, torch.tensor(0.0), -128, 127),
+                                  torch.clamp(y.round_(), -128.0, 127.0).mul_(s))
+                e4m3 = FLOAT_FORMATS["fp8_e4m3"]
+                assert _same_bits(ffq.native_float_fake_quantize(e4m3, x, s), e4m3.round_(x / s).mul_(s))
+    finally:
+        torch.set_num_threads(before)

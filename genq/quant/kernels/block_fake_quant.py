@@ -25,7 +25,7 @@ _I64, _F32, _INT = ctypes.c_int64, ctypes.c_float, ctypes.c_int
 def bind(lib: ctypes.CDLL) -> Any:
     """The block kernel of a loaded library, with its argument types."""
     fn = lib.genq_block_fake_quant
-    fn.argtypes = ([ctypes.c_void_p, ctypes.c_void_p] + [_I64] * 10
+    fn.argtypes = ([ctypes.c_void_p, ctypes.c_void_p, _INT] + [_I64] * 10
                    + [_INT, _INT, _F32, _F32, _F32, _F32] + [_INT] + [_F32] * 5)
     fn.restype = _INT
     return fn
@@ -123,7 +123,7 @@ def native_block_fake_quantize(fmt: Any, x: torch.Tensor, axis: int) -> torch.Te
         layout = _layout(x, axis, fmt.block_size)
         if layout is None:
             return None
-    status = kernel(x.data_ptr(), out.data_ptr(), *layout, *args)
+    status = kernel(x.data_ptr(), out.data_ptr(), torch.get_num_threads(), *layout, *args)
     if status != 0:          # 1: a non-finite value (the PyTorch path propagates it), 2: no memory
         return None
     return out

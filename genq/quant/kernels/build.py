@@ -27,6 +27,8 @@ SOURCE_DIR = Path(__file__).parent
 # -ffp-contract=off: no fused multiply-add, so every float32 operation rounds as PyTorch's
 FLAGS = ["-O3", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math"]
 NATIVE_FLAGS = ["-march=native"]
+# threads through OpenMP; the library then uses the libgomp.so.1 torch has already loaded
+OPENMP_FLAGS = ["-fopenmp"]
 
 
 def _cache_dir() -> Path:
@@ -103,7 +105,7 @@ def load_library(name: str) -> ctypes.CDLL | None:
     if os.environ.get("GENQ_NATIVE", "1") == "0":
         return None
     errors = []
-    for flags in (FLAGS + NATIVE_FLAGS, FLAGS):
+    for flags in (FLAGS + NATIVE_FLAGS + OPENMP_FLAGS, FLAGS + NATIVE_FLAGS, FLAGS):
         lib, error = build_library(name, tuple(flags))
         if lib is not None:
             return lib

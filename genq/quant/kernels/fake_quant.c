@@ -12,6 +12,11 @@
  *
  * Block layout: x and out share one strided view (n1, n2, n_blocks, block, inner); element
  * (a, b, k, j, i) sits at a*s1 + b*s2 + k*s_blocks + j*s_block + i*s_inner.
+ *
+ * Threads: built with -fopenmp, work splits over `nthreads` (torch's intra-op count, passed
+ * per call) once a tensor has PARALLEL_MIN elements; every element and every block is
+ * computed alone (the one reduction, the tensor amax, is a max), so the bits do not depend
+ * on the thread count. The OpenMP runtime is the one torch loaded (libgomp.so.1).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -223,10 +228,90 @@ static void packed_quantize(const float *restrict x, float *restrict out, int64_
     }
 }
 
+#define PARALLEL_MIN 65536
+#define PACKED_CHUNK 256      /* blocks per work unit when blocks lie end to end */
+#define SCALES_CHUNK 4096     /* amax entries per work unit of the scales */
+
+/* One call's tensors, layout and format, shared by the threads of its parallel region. */
+typedef struct {
+    const float *x;
+    float *out, *amax, *scale, *mult;
+    int64_t n1, n2, n_blocks, block, inner, s1, s2, s_blocks, s_block, s_inner;
+    int64_t n_amax, per_row, units;
+    int packed, scale_mode, element_emax, el_is_int;
+    float element_max, scale_min_normal, scale_magic_mult, scale_max;
+    float el_min_normal, el_magic_mult, el_max, el_qmin, el_qmax;
+    float tensor_amax;
+    int bad;
+} job_t;
+
+/* The three passes. Their loops are orphaned `omp for` constructs: inside a parallel region
+ * they split over its threads, outside one they run serially at no cost (an OpenMP region
+ * costs microseconds per call even for one thread, which small activations cannot pay). */
+static void run_job(job_t *j) {
+    /* (1) every block's amax (NVFP4's tensor scale needs all of them first); a unit is one
+     * row of `inner` blocks, or PACKED_CHUNK blocks lying end to end */
+    #pragma omp for schedule(static)
+    for (int64_t u = 0; u < j->units; ++u) {
+        const int64_t ab = u / j->per_row, c = u % j->per_row, a = ab / j->n2, b = ab % j->n2;
+        const float *base = j->x + a * j->s1 + b * j->s2;
+        if (j->packed) {
+            const int64_t k0 = c * PACKED_CHUNK;
+            const int64_t kn = j->n_blocks - k0 < PACKED_CHUNK ? j->n_blocks - k0 : PACKED_CHUNK;
+            packed_amax(base + k0 * j->block, kn, j->block, j->amax + ab * j->n_blocks + k0);
+        } else {
+            row_amax(base + c * j->s_blocks, j->block, j->inner, j->s_block, j->s_inner,
+                     j->amax + u * j->inner);
+        }
+    }
+    #pragma omp single
+    {
+        float v[16] = {0}, m = 0.0f;
+        const int64_t n16 = j->n_amax - j->n_amax % 16;
+        for (int64_t q = 0; q < n16; q += 16)
+            for (int l = 0; l < 16; ++l) v[l] = max_nan(v[l], j->amax[q + l]);
+        for (int64_t q = n16; q < j->n_amax; ++q) m = max_nan(m, j->amax[q]);
+        j->tensor_amax = max_nan(m, lanes_max(v));
+        j->bad = !isfinite(j->tensor_amax);
+    }                                          /* (implied barrier: every thread sees `bad`) */
+    if (j->bad)
+        return;
+
+    /* (2) scales and multipliers */
+    const int64_t scale_units = (j->n_amax + SCALES_CHUNK - 1) / SCALES_CHUNK;
+    #pragma omp for schedule(static)
+    for (int64_t u = 0; u < scale_units; ++u) {
+        const int64_t i0 = u * SCALES_CHUNK;
+        const int64_t n = j->n_amax - i0 < SCALES_CHUNK ? j->n_amax - i0 : SCALES_CHUNK;
+        block_scales(j->amax + i0, n, j->scale_mode, j->element_emax, j->element_max,
+                     j->scale_min_normal, j->scale_magic_mult, j->scale_max, j->tensor_amax,
+                     j->scale + i0, j->mult + i0);
+    }
+
+    /* (3) the elements */
+    #pragma omp for schedule(static)
+    for (int64_t u = 0; u < j->units; ++u) {
+        const int64_t ab = u / j->per_row, c = u % j->per_row, a = ab / j->n2, b = ab % j->n2;
+        const int64_t off = a * j->s1 + b * j->s2;
+        if (j->packed) {
+            const int64_t k0 = c * PACKED_CHUNK, r = ab * j->n_blocks + k0;
+            const int64_t kn = j->n_blocks - k0 < PACKED_CHUNK ? j->n_blocks - k0 : PACKED_CHUNK;
+            packed_quantize(j->x + off + k0 * j->block, j->out + off + k0 * j->block, kn, j->block,
+                            j->scale + r, j->mult + r, j->el_is_int, j->el_min_normal,
+                            j->el_magic_mult, j->el_max, j->el_qmin, j->el_qmax);
+        } else {
+            const int64_t o = off + c * j->s_blocks;
+            row_quantize(j->x + o, j->out + o, j->block, j->inner, j->s_block, j->s_inner,
+                         j->scale + u * j->inner, j->mult + u * j->inner, j->el_is_int,
+                         j->el_min_normal, j->el_magic_mult, j->el_max, j->el_qmin, j->el_qmax);
+        }
+    }
+}
+
 /* Returns 0 when done, 1 when some block's amax is not finite (an infinity or NaN in x: the
  * caller falls back to the PyTorch path, which propagates it as torch does), 2 when out of
  * memory. */
-int genq_block_fake_quant(const float *restrict x, float *restrict out,
+int genq_block_fake_quant(const float *restrict x, float *restrict out, int nthreads,
                           int64_t n1, int64_t n2, int64_t n_blocks, int64_t block, int64_t inner,
                           int64_t s1, int64_t s2, int64_t s_blocks, int64_t s_block, int64_t s_inner,
                           int scale_mode, int element_emax, float element_max,
@@ -236,65 +321,46 @@ int genq_block_fake_quant(const float *restrict x, float *restrict out,
     const int64_t n_amax = n1 * n2 * n_blocks * inner;
     float *amax = (float *)malloc(sizeof(float) * (size_t)(3 * n_amax + 1));
     if (!amax) return 2;
-    float *scale = amax + n_amax, *mult = scale + n_amax;
-
-    /* (1) every block's amax (NVFP4's tensor scale needs all of them first) */
-    const int packed = inner == 1 && s_block == 1 && s_blocks == block;   /* blocks end to end */
-    int64_t r = 0;
-    for (int64_t a = 0; a < n1; ++a)
-        for (int64_t b = 0; b < n2; ++b) {
-            if (packed) {
-                packed_amax(x + a * s1 + b * s2, n_blocks, block, amax + r);
-                r += n_blocks;
-                continue;
-            }
-            for (int64_t k = 0; k < n_blocks; ++k, r += inner)
-                row_amax(x + a * s1 + b * s2 + k * s_blocks, block, inner, s_block, s_inner, amax + r);
-        }
-    float v[16] = {0}, tensor_amax = 0.0f;
-    const int64_t n16 = n_amax - n_amax % 16;
-    for (int64_t q = 0; q < n16; q += 16)
-        for (int l = 0; l < 16; ++l) v[l] = max_nan(v[l], amax[q + l]);
-    for (int64_t q = n16; q < n_amax; ++q) tensor_amax = max_nan(tensor_amax, amax[q]);
-    tensor_amax = max_nan(tensor_amax, lanes_max(v));
-    if (!isfinite(tensor_amax)) { free(amax); return 1; }
-
-    /* (2) scales and multipliers */
-    block_scales(amax, n_amax, scale_mode, element_emax, element_max, scale_min_normal,
-                 scale_magic_mult, scale_max, tensor_amax, scale, mult);
-
-    /* (3) the elements */
-    r = 0;
-    for (int64_t a = 0; a < n1; ++a)
-        for (int64_t b = 0; b < n2; ++b) {
-            if (packed) {
-                packed_quantize(x + a * s1 + b * s2, out + a * s1 + b * s2, n_blocks, block,
-                                scale + r, mult + r, el_is_int, el_min_normal, el_magic_mult, el_max,
-                                el_qmin, el_qmax);
-                r += n_blocks;
-                continue;
-            }
-            for (int64_t k = 0; k < n_blocks; ++k, r += inner) {
-                const int64_t off = a * s1 + b * s2 + k * s_blocks;
-                row_quantize(x + off, out + off, block, inner, s_block, s_inner, scale + r, mult + r,
-                             el_is_int, el_min_normal, el_magic_mult, el_max, el_qmin, el_qmax);
-            }
-        }
+    job_t j = {x, out, amax, amax + n_amax, amax + 2 * n_amax,
+               n1, n2, n_blocks, block, inner, s1, s2, s_blocks, s_block, s_inner,
+               n_amax, 0, 0, inner == 1 && s_block == 1 && s_blocks == block,
+               scale_mode, element_emax, el_is_int,
+               element_max, scale_min_normal, scale_magic_mult, scale_max,
+               el_min_normal, el_magic_mult, el_max, el_qmin, el_qmax, 0.0f, 0};
+    j.per_row = j.packed ? (n_blocks + PACKED_CHUNK - 1) / PACKED_CHUNK : n_blocks;
+    j.units = n1 * n2 * j.per_row;
+    if (nthreads > 1 && n_amax * block >= PARALLEL_MIN) {
+        #pragma omp parallel num_threads(nthreads)
+        run_job(&j);
+    } else {
+        run_job(&j);
+    }
     free(amax);
-    return 0;
+    return j.bad ? 1 : 0;
 }
 
 /* FloatFormat.fake_quantize with one scale, no gradient: (x / scale) rounded onto the grid,
  * saturated, times scale, over n elements stored end to end. */
-void genq_float_fake_quant(const float *restrict x, float *restrict out, int64_t n, float scale,
-                           float min_normal, float magic_mult, float max_value) {
-    for (int64_t i = 0; i < n; ++i)
-        out[i] = round_float_fast(x[i] / scale, min_normal, magic_mult, max_value) * scale;
+void genq_float_fake_quant(const float *restrict x, float *restrict out, int nthreads, int64_t n,
+                           float scale, float min_normal, float magic_mult, float max_value) {
+    if (nthreads > 1 && n >= PARALLEL_MIN) {
+        #pragma omp parallel for num_threads(nthreads) schedule(static)
+        for (int64_t i = 0; i < n; ++i)
+            out[i] = round_float_fast(x[i] / scale, min_normal, magic_mult, max_value) * scale;
+    } else {
+        for (int64_t i = 0; i < n; ++i)
+            out[i] = round_float_fast(x[i] / scale, min_normal, magic_mult, max_value) * scale;
+    }
 }
 
 /* Integers with one scale and zero point, no gradient (primitives._fake_quantize_inplace):
  * round(x * inv_scale) clamped to [qmin - zero point, qmax - zero point], times scale. */
-void genq_int_fake_quant(const float *restrict x, float *restrict out, int64_t n, float inv_scale,
-                         float lo, float hi, float scale) {
-    for (int64_t i = 0; i < n; ++i) out[i] = clamp_nan(nearbyintf(x[i] * inv_scale), lo, hi) * scale;
+void genq_int_fake_quant(const float *restrict x, float *restrict out, int nthreads, int64_t n,
+                         float inv_scale, float lo, float hi, float scale) {
+    if (nthreads > 1 && n >= PARALLEL_MIN) {
+        #pragma omp parallel for num_threads(nthreads) schedule(static)
+        for (int64_t i = 0; i < n; ++i) out[i] = clamp_nan(nearbyintf(x[i] * inv_scale), lo, hi) * scale;
+    } else {
+        for (int64_t i = 0; i < n; ++i) out[i] = clamp_nan(nearbyintf(x[i] * inv_scale), lo, hi) * scale;
+    }
 }

@@ -18,8 +18,8 @@ from genq.quant.kernels.build import load_library
 def bind(lib: ctypes.CDLL) -> tuple[Any, Any]:
     """The minifloat and integer kernels of a loaded library, with their argument types."""
     fl, it = lib.genq_float_fake_quant, lib.genq_int_fake_quant
-    fl.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_float] * 4
-    it.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_float] * 4
+    fl.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64] + [ctypes.c_float] * 4
+    it.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64] + [ctypes.c_float] * 4
     fl.restype = it.restype = None
     return fl, it
 
@@ -58,7 +58,7 @@ def _run(which: int, x: torch.Tensor, *args: float) -> torch.Tensor | None:
     if out.stride() != x.stride():
         x = x.contiguous()
         out = torch.empty_like(x)
-    kernels[which](x.data_ptr(), out.data_ptr(), x.numel(), *args)
+    kernels[which](x.data_ptr(), out.data_ptr(), torch.get_num_threads(), x.numel(), *args)
     return out
 
 
