@@ -1,6 +1,6 @@
 /* Fused quantize-dequantize on the CPU for the simulation's formats that eager PyTorch
- * runs in many passes: minifloats under one scale (FP8/FP6/FP4: divide, round, saturate,
- * scale back in one pass instead of eight), and block-scaled formats (OCP MX v1.0, NVIDIA
+ * runs in many passes: integers and minifloats under one scale (round, saturate, scale back
+ * in one pass instead of four and eight), and block-scaled formats (OCP MX v1.0, NVIDIA
  * NVFP4) whose scales come from each block at run time (three passes instead of about
  * twenty operations: (1) each block's amax, (2) each block's scale and multiplier,
  * (3) every element multiplied, rounded onto the element grid, saturated, scaled back).
