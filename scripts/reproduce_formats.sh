@@ -87,6 +87,19 @@ outliers() { .venv/bin/genq-analyze --models dcgan_digits ddpm_digits dit_digits
 
 tables() { .venv/bin/python scripts/formats_tables.py "$sweep" --out results/formats; }
 
+# does the empirical bias correction (each layer's output shift, averaged over the calibration
+# timesteps) remove what int4 per-group weights cost the DDPM? W4A8, int4 per-channel and g32,
+# tabulated with their rows without it (records copied to results/formats/bias_correction)
+bias() { local dir=${sweep}_bias/w4a8 out=results/formats/bias_correction
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a8 quant.reconstruction.bias_correction=true \
+    metrics.n_samples="$n" hydra.sweep.dir="$dir/int4"
+  genq model=ddpm_digits "$(keep ddpm_digits)" quant=w4a8 quant.granularity=per_group quant.group_size=32 \
+    quant.reconstruction.bias_correction=true metrics.n_samples="$n" hydra.sweep.dir="$dir/int4_g32"
+  rm -rf "$out/records" && mkdir -p "$out/records"
+  (cd "$dir" && find . -name result.json -exec cp --parents {} "$OLDPWD/$out/records/" \;)
+  .venv/bin/genq-report "$out/records" results/formats/records/ddpm/w4a8/int4/*_ddpm_digits_w4a8_exclude1 \
+    results/formats/records/ddpm/w4a8/int4_g32/*_ddpm_digits_w4a8_g32_exclude1 --out "$out"; }
+
 # is DDPM int4 per-group worse than per-channel, or is it one rounding pattern? (weights only,
 # round-to-nearest, another grid, 10 stochastic-rounding draws; ~1.5 min)
 rounding() { .venv/bin/python scripts/rounding_realizations.py --bits 4 --granularities per_channel per_group \
@@ -110,8 +123,8 @@ grid() { local prefix=${1%_*} part=${1##*_} model
 case "${1:-all}" in
   ddpm_w8|ddpm_w4a8|ddpm_w4a4|gan_w8|gan_w4a8|gan_w4a4|dit_w8|dit_w4a8|dit_w4a4|stylegan_w8|stylegan_w4a8|stylegan_w4a4)
     grid "$1" ;;
-  best|qat|equal_memory|tables|outliers|rounding) "$1" ;;
+  best|qat|equal_memory|tables|outliers|rounding|bias) "$1" ;;
   all) for m in ddpm gan dit stylegan; do for p in w8 w4a4 w4a8; do grid "${m}_$p"; done; done
-    best; qat; equal_memory; outliers; rounding; tables ;;
-  *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|rounding|tables]" >&2; exit 2 ;;
+    best; qat; equal_memory; outliers; rounding; tables; bias ;;
+  *) echo "usage: $0 [all|{ddpm,gan,dit,stylegan}_{w8,w4a8,w4a4}|best|qat|equal_memory|outliers|rounding|bias|tables]" >&2; exit 2 ;;
 esac

@@ -108,7 +108,9 @@ class DiffusionAdapter(GeneratorAdapter):
         return record
 
     # --- family traits --------------------------------------------------------------------
-    corrections = ()
+    # empirical bias correction (genq.quant.gan_correction): the calibration inputs span the
+    # timesteps, so each layer's output shift is averaged over them
+    corrections = ("bias_correction",)
     calibration_source = "fp_trajectory"
     probe_samples = 16
 

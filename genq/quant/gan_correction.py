@@ -1,4 +1,6 @@
-"""Corrections of a quantized GAN generator after calibration.
+"""Corrections of a quantized generator after calibration (GANs; empirical bias correction
+also for the diffusion denoisers, whose calibration inputs span the timesteps, so the shift
+removed is the one averaged over them).
 
 - **BatchNorm re-estimation**: the BN layers keep the running statistics of the FP
   convolutions' outputs, but they now normalise the quantized convolutions' outputs, whose

@@ -49,7 +49,7 @@ def check_ptq_methods(fp: GeneratorAdapter, q: Any, validated: bool = False) -> 
     if wrong:
         applies = ", ".join(fp.corrections) or "none"
         raise GenqError(f"quant.reconstruction.{wrong[0]}=true does not apply to this {fp.family} model "
-                        f"(the GAN corrections: bias_correction, and bn_reestimate for the DCGAN's "
+                        f"(bias_correction: GANs and diffusion denoisers; bn_reestimate: the DCGAN's "
                         f"BatchNorm); corrections that apply here: {applies}; accepted: false for the others.")
 
 

@@ -62,3 +62,28 @@ def test_bias_correction_removes_the_mean_shift_of_a_biased_layer():
     with torch.no_grad():
         shift = (q[0](x) - fp[0](x)).mean(0)
     assert shift.abs().max() < 1e-5
+
+
+def test_a_ddpm_run_takes_bias_correction_and_refuses_bn_reestimation(tmp_path):
+    """Diffusion denoisers take the empirical bias correction (the shift averaged over the
+    calibration timesteps): the record names the corrected layers, whose biases moved; BN
+    re-estimation stays the DCGAN's and is refused, naming what applies."""
+    from conftest import compose
+    from genq.config import validate
+    from genq.errors import GenqError
+    from genq.run import run_experiment
+
+    smoke = ("experiment=smoke", "logger=none", "model=ddpm_digits", "quant=w4a8", "metrics.n_samples=16",
+             "metrics.kid_subset_size=8", "metrics.kid_subsets=2", "metrics.compute_ssim=false",
+             "bench.batch_size=4", "bench.warmup=0", "bench.repeats=1", "sample_grid=4",
+             "quant.calib_samples=4", "quant.calib_batch_size=16")
+    record = run_experiment(compose(*smoke, "quant.reconstruction.bias_correction=true"), tmp_path / "bc")
+    bc = record["quant"]["reconstruction"]["bias_correction"]
+    assert record["status"] == "ok" and "bias_corr" in record["quant"]["recipe"]
+    assert bc["bias_corrected"] and bc["mean_abs_shift"] > 0
+    assert len(bc["bias_corrected"]) <= record["quant"]["coverage"]["quantized"]
+    import pytest
+    with pytest.raises(GenqError, match="bn_reestimate=true does not apply.*apply here: bias_correction"):
+        cfg = compose(*smoke, "quant.reconstruction.bn_reestimate=true")
+        validate(cfg)
+        run_experiment(cfg, tmp_path / "bn")
