@@ -77,9 +77,10 @@ class ModulatedConv2d(nn.Module):
     and the input quantizer sees the modulated activation, the conv's real input. Smoothing
     and rotation of the input channels (genq.quant.outliers) fold into the conv as for any
     convolution; the demodulation then reads the quantized weight with the transform undone,
-    so the FP layer is unchanged by them and the quantized one demodulates what it applies. The layer has
-    no bias of its own: the bias is added after the noise (:class:`SynthesisLayer`), so GAN bias
-    correction (genq.quant.gan_correction) leaves this layer alone."""
+    so the FP layer is unchanged by them and the quantized one demodulates what it applies;
+    SVDQuant's branch output is added before the demodulation (``lowrank_out``). The layer
+    has no bias of its own: the bias is added after the noise (:class:`SynthesisLayer`), so
+    GAN bias correction (genq.quant.gan_correction) leaves this layer alone."""
 
     bias = None
     # for SVDQuant's branch (genq.quant.outliers.lowrank): a stride-1 convolution with

@@ -4,9 +4,9 @@ Only where eager PyTorch needs many passes over a tensor and no library has a fu
 kernel: block-scaled fake quantization of activations (MX, NVFP4), whose scales come from
 each block at every call, and fake quantization under one scale (static per-tensor
 activations: integers, and FP8/FP6/FP4 minifloats, for which torch's float8 casts are
-slower on CPU and it has no FP6/FP4 dtype). Each kernel reproduces its PyTorch reference bit for bit and
-falls back to it wherever it does not apply (gradients, other dtypes, no C compiler,
-``GENQ_NATIVE=0``).
+slower on CPU and it has no FP6/FP4 dtype). Each kernel reproduces its PyTorch reference
+bit for bit and falls back to it wherever it does not apply (gradients, other dtypes, no C
+compiler, ``GENQ_NATIVE=0``).
 """
 
 from genq.quant.kernels.block_fake_quant import native_block_fake_quantize

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from genq.quant.kernels.build import load_library
+from genq.quant.kernels.per_tensor import applies, grid
 
 _SCALE_E8M0, _SCALE_FP32, _SCALE_SMALL_FLOAT, _SCALE_SMALL_FLOAT_TENSOR = 0, 1, 2, 3
 _I64, _F32, _INT = ctypes.c_int64, ctypes.c_float, ctypes.c_int
@@ -37,11 +38,6 @@ def _kernel() -> Any:
     return None if lib is None else bind(lib)
 
 
-def _grid(fmt: Any) -> tuple[float, float, float]:
-    """A minifloat's (smallest normal, rounding multiplier 1.5 * 2^(23 - m), largest value)."""
-    return 2.0 ** fmt.min_exponent, 1.5 * 2.0 ** (23 - fmt.man_bits), fmt.max_value
-
-
 @lru_cache(maxsize=None)
 def _format_args(fmt: Any) -> tuple | None:
     """The kernel's format arguments, or None for a format it does not know."""
@@ -49,7 +45,7 @@ def _format_args(fmt: Any) -> tuple | None:
     if getattr(el, "is_integer", False):
         el_args = (1, 0.0, 0.0, 0.0, float(el.qmin), float(el.qmax))
     elif hasattr(el, "man_bits"):
-        el_args = (0, *_grid(el), 0.0, 0.0)
+        el_args = (0, *grid(el), 0.0, 0.0)
     else:
         return None
     sf = fmt.scale_format
@@ -59,7 +55,7 @@ def _format_args(fmt: Any) -> tuple | None:
         mode, s_args = _SCALE_FP32, (0.0, 0.0, 0.0)
     elif hasattr(sf, "man_bits"):
         mode = _SCALE_SMALL_FLOAT_TENSOR if fmt.tensor_scale else _SCALE_SMALL_FLOAT
-        s_args = _grid(sf)
+        s_args = grid(sf)
     else:
         return None
     return (mode, fmt.element_emax, float(el.max_value), *s_args, *el_args)
@@ -105,9 +101,7 @@ def native_block_fake_quantize(fmt: Any, x: torch.Tensor, axis: int) -> torch.Te
     """``fmt.fake_quantize_blocks(x, axis)`` by the C kernel, or None where it does not apply
     (gradient wanted, not float32 on the CPU, empty, blocks that do not divide the axis,
     non-finite values, no compiled kernel, inside ``torch.compile``)."""
-    if (torch.compiler.is_compiling()          # torch.compile traces the PyTorch path instead
-            or x.dtype != torch.float32 or x.device.type != "cpu" or x.numel() == 0
-            or (x.requires_grad and torch.is_grad_enabled())):
+    if not applies(x):
         return None
     axis = axis % x.dim()
     if x.shape[axis] % fmt.block_size:

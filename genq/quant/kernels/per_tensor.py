@@ -30,32 +30,30 @@ def _kernel() -> Any:
     return None if lib is None else bind(lib)
 
 
-def _dense(x: torch.Tensor) -> bool:
-    """Whether ``x``'s elements fill its storage span with no gaps (any dimension order), so
-    an elementwise kernel may walk it as one array."""
-    if x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last):
-        return True
-    span = 1 + sum((n - 1) * st for n, st in zip(x.shape, x.stride()))
-    return span == x.numel() and all(st > 0 for n, st in zip(x.shape, x.stride()) if n > 1)
-
-
-def _applies(x: torch.Tensor, *scalars: torch.Tensor) -> bool:
-    """float32 on the CPU, one value per scale tensor, no gradient wanted, not being traced by
-    ``torch.compile`` (which compiles the PyTorch path)."""
-    return (not torch.compiler.is_compiling() and x.dtype == torch.float32 and x.device.type == "cpu" and x.numel() > 0
+def applies(x: torch.Tensor, *scalars: torch.Tensor) -> bool:
+    """Whether a kernel may take ``x`` (and these one-value scale tensors): float32 on the CPU,
+    not empty, no gradient wanted, not being traced by ``torch.compile`` (which compiles the
+    PyTorch path)."""
+    return (not torch.compiler.is_compiling() and x.dtype == torch.float32
+            and x.device.type == "cpu" and x.numel() > 0
             and all(t.numel() == 1 and t.dim() <= x.dim() and t.dtype == torch.float32
                     and t.device.type == "cpu" for t in scalars)
-            and not (torch.is_grad_enabled() and (x.requires_grad or any(t.requires_grad for t in scalars))))
+            and not (torch.is_grad_enabled()
+                     and (x.requires_grad or any(t.requires_grad for t in scalars))))
+
+
+def grid(fmt: Any) -> tuple[float, float, float]:
+    """A minifloat's kernel arguments: smallest normal, rounding multiplier 1.5 * 2^(23 - m)
+    (FloatFormat.round_), largest value."""
+    return 2.0 ** fmt.min_exponent, 1.5 * 2.0 ** (23 - fmt.man_bits), fmt.max_value
 
 
 def _run(which: int, x: torch.Tensor, *args: float) -> torch.Tensor | None:
     kernels = _kernel()
     if kernels is None:
         return None
-    if not _dense(x):
-        x = x.contiguous()
-    out = torch.empty_like(x)
-    if out.stride() != x.stride():
+    out = torch.empty_like(x)       # x's strides exactly when x is dense (any dimension order)
+    if out.stride() != x.stride():  # a slice, an expanded view: walk a contiguous copy
         x = x.contiguous()
         out = torch.empty_like(x)
     kernels[which](x.data_ptr(), out.data_ptr(), torch.get_num_threads(), x.numel(), *args)
@@ -66,10 +64,9 @@ def native_float_fake_quantize(fmt: Any, x: torch.Tensor, scale: torch.Tensor) -
     """``fmt.fake_quantize(x, scale)`` (a FloatFormat) for one float32 scale by the C kernel,
     or None where it does not apply (gradient wanted, not float32 on the CPU, a scale per
     channel, no kernel)."""
-    if not _applies(x, scale):
+    if not applies(x, scale):
         return None
-    return _run(0, x, scale.item(), 2.0 ** fmt.min_exponent,
-                1.5 * 2.0 ** (23 - fmt.man_bits), fmt.max_value)
+    return _run(0, x, scale.item(), *grid(fmt))
 
 
 def native_int_fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor,
@@ -77,7 +74,7 @@ def native_int_fake_quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: t
     """Integer quantize-dequantize with one float32 scale and zero point by the C kernel:
     ``clamp(round(x * (1 / scale)), qmin - zero_point, qmax - zero_point) * scale`` in float32,
     as the PyTorch inference path computes it; None where it does not apply."""
-    if not _applies(x, scale, zero_point):
+    if not applies(x, scale, zero_point):
         return None
     s, zp = scale.item(), zero_point.item()
     # 1 / s in float64, rounded to float32 by ctypes: the correctly rounded float32 reciprocal
